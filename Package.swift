@@ -1,0 +1,82 @@
+// swift-tools-version: 6.1
+// netrepl: an interactive UDP/TCP client with GNU readline, and its companion uppercase server.
+import PackageDescription
+
+let package = Package(
+    name: "netrepl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "netrepl", targets: ["netrepl"]),
+        .executable(name: "netrepl-server", targets: ["netrepl-server"]),
+        .library(name: "NetREPLServer", targets: ["NetREPLServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // GNU readline, wrapped; only LineEditing imports it.
+        .systemLibrary(
+            name: "CReadline",
+            pkgConfig: "readline",
+            providers: [.apt(["libreadline-dev"])]
+        ),
+        .target(
+            name: "LineEditing",
+            dependencies: ["CReadline", "NetREPLCore"]
+        ),
+        .target(
+            name: "NetREPLCore",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(
+            name: "NetREPLServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "netrepl",
+            dependencies: [
+                "NetREPLCore", "LineEditing", "NetREPLServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "netrepl-server",
+            dependencies: [
+                "NetREPLServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "NetREPLServerTests",
+            dependencies: [
+                "NetREPLServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "NetREPLCoreTests",
+            dependencies: ["NetREPLCore"]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["NetREPLServer", "netrepl", "netrepl-server"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,52 @@
+// The REPL's view of where lines come from: a terminal with readline, piped stdin, or a script in tests.
+
+/// One result of asking a line source for the next line.
+public enum LineInput: Sendable, Equatable {
+    /// A complete line, without its terminating newline.
+    case line(String)
+    /// The user pressed Ctrl-C at the prompt: the line was discarded; ask again.
+    case interrupted
+    /// End of input (Ctrl-D on an empty line, or EOF on a pipe).
+    case endOfInput
+    /// A terminating signal (SIGTERM, SIGHUP) arrived while waiting for input.
+    case terminated(signal: Int32)
+}
+
+/// A source of input lines. Implementations: `ReadlineLineSource` (LineEditing, a terminal),
+/// `PipedLineSource` (stdin that is not a tty), `ScriptedLineSource` (tests).
+public protocol LineSource: AnyObject {
+    /// True when a person is typing: prompts, colour and the banner are shown only then.
+    var isInteractive: Bool { get }
+    /// Reads the next line, showing `prompt` when interactive.
+    func readLine(prompt: String) -> LineInput
+    /// Adds a line to the in-memory recall list (Up-arrow, Ctrl-R). No-op when not interactive.
+    func addToRecall(_ line: String)
+}
+
+/// Completion candidates for the text being completed (`word`) given the line up to the cursor
+/// (`lineBeforeCursor`, which ends with `word`). Pure: tested without a terminal.
+public typealias CompletionProvider = @Sendable (_ word: String, _ lineBeforeCursor: String) -> [String]
+
+/// A fixed list of lines, for tests and `-c LINE`.
+public final class ScriptedLineSource: LineSource {
+    private var inputs: [LineInput]
+    public private(set) var recalled: [String] = []
+    public let isInteractive: Bool
+
+    public init(_ inputs: [LineInput], interactive: Bool = false) {
+        self.inputs = inputs
+        self.isInteractive = interactive
+    }
+
+    public convenience init(lines: [String], interactive: Bool = false) {
+        self.init(lines.map { .line($0) }, interactive: interactive)
+    }
+
+    public func readLine(prompt: String) -> LineInput {
+        inputs.isEmpty ? .endOfInput : inputs.removeFirst()
+    }
+
+    public func addToRecall(_ line: String) {
+        recalled.append(line)
+    }
+}

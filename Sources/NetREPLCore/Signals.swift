@@ -1,0 +1,51 @@
+// Process-wide record of SIGINT, SIGTERM and SIGHUP, so that blocking waits (readline's select,
+// a transport's poll) can return on EINTR and the session decides what the signal means.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+public enum Signals {
+    private static let pendingSignal = Atomic<Int32>(0)
+    private static let installed = Mutex<Bool>(false)
+
+    /// Installs handlers for SIGINT, SIGTERM and SIGHUP without SA_RESTART, so that poll(2) and
+    /// select(2) return EINTR when one arrives. Idempotent.
+    public static func install() {
+        installed.withLock { done in
+            guard !done else { return }
+            done = true
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
+                var action = sigaction()
+                #if canImport(Glibc)
+                action.__sigaction_handler.sa_handler = { signo in Signals.pendingSignal.store(signo, ordering: .relaxed) }
+                #else
+                action.__sigaction_u.__sa_handler = { signo in Signals.pendingSignal.store(signo, ordering: .relaxed) }
+                #endif
+                sigemptyset(&action.sa_mask)
+                action.sa_flags = 0
+                sigaction(sig, &action, nil)
+            }
+        }
+    }
+
+    /// The most recent signal not yet taken, if any; taking it clears it.
+    public static func take() -> Int32? {
+        let sig = pendingSignal.exchange(0, ordering: .relaxed)
+        return sig == 0 ? nil : sig
+    }
+
+    /// The pending signal without clearing it.
+    public static var pending: Int32? {
+        let sig = pendingSignal.load(ordering: .relaxed)
+        return sig == 0 ? nil : sig
+    }
+
+    /// Test hook: behave as if `signo` had been delivered.
+    public static func simulate(_ signo: Int32) {
+        pendingSignal.store(signo, ordering: .relaxed)
+    }
+}
