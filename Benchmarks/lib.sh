@@ -1,0 +1,58 @@
+# Shared by run.sh and connections.sh: building the peers and starting/stopping a server.
+# Sourced, not run. Expects ROOT (the repository) and BIN (Benchmarks/bin) to be set.
+
+build_c() {
+    mkdir -p "$BIN"
+    cc -O2 -Wall -o "$BIN/c-epoll-server" "$ROOT/Benchmarks/c-epoll-server/server.c"
+    cc -O2 -Wall -pthread -o "$BIN/loadgen" "$ROOT/Benchmarks/loadgen/loadgen.c"
+}
+
+# Release build in its own scratch path, so it never fights the debug builds
+# other people run in .build at the same time.
+build_swift() {
+    (cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench >&2)
+    SWIFT_SERVER="$(cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench --show-bin-path)/netrepl-server"
+    [ -x "$SWIFT_SERVER" ] || { echo "run: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
+}
+
+# start_server LOGFILE CMD... : starts CMD in the background, waits for its
+# "ready, udp and tcp on ADDR:PORT" line, sets SERVER_PID and SERVER_PORT.
+start_server() {
+    local log="$1"; shift
+    "$@" >"$log" 2>"$log.stderr" &
+    SERVER_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        if grep -q 'ready, udp and tcp on' "$log" 2>/dev/null; then
+            SERVER_PORT="$(sed -n 's/.*ready, udp and tcp on .*:\([0-9][0-9]*\)$/\1/p' "$log" | head -1)"
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "run: server did not print its ready line: $*" >&2
+    cat "$log" "$log.stderr" >&2
+    kill "$SERVER_PID" 2>/dev/null || true
+    exit 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# CPU time (user + system) of a process in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+machine_facts() {
+    echo "nproc:   $(nproc)"
+    echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "kernel:  $(uname -sr)"
+    echo "swift:   $(swift --version 2>/dev/null | head -1)"
+    echo "cc:      $(cc --version | head -1)"
+    echo "memory:  $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+}
