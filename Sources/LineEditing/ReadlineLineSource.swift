@@ -1,0 +1,253 @@
+// The terminal line source: GNU readline through its callback interface (as CPython's readline
+// module does), so that Ctrl-C, SIGTERM and SIGHUP end a wait at the prompt cleanly and the
+// terminal is never left raw. The only file that touches readline's C API.
+
+import CReadline
+import NetREPLCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Lines typed at a terminal, with GNU readline's editing, Ctrl-R search, tab completion and an
+/// in-memory recall list. readline is one process-wide state machine: create one of these per
+/// process and use it from one thread.
+public final class ReadlineLineSource: LineSource {
+    /// - Parameters:
+    ///   - programName: readline's `rl_readline_name`, tested by `$if NAME` in `~/.inputrc`.
+    ///   - completer: candidates for Tab; only those starting with the word are offered, and
+    ///     nothing falls back to file names.
+    ///   - recall: earlier lines, oldest first, for Up-arrow and Ctrl-R (readline's own history
+    ///     file is not used: netrepl keeps its own).
+    public init(programName: String, completer: @escaping CompletionProvider, recall: [String]) {
+        Signals.install()
+        Readline.configure(programName: programName, completer: completer)
+        for line in recall { Readline.addToHistory(line) }
+    }
+
+    deinit { restoreTerminal() }
+
+    public var isInteractive: Bool { true }
+
+    /// Shows `prompt` (plain or with ANSI colour) and edits a line until Enter (`.line`),
+    /// Ctrl-C (`.interrupted`: the line is discarded and the cursor is on a fresh line),
+    /// Ctrl-D on an empty line or the terminal going away (`.endOfInput`, cursor on a fresh
+    /// line), or SIGTERM/SIGHUP (`.terminated`, cursor on a fresh line). The terminal is back in
+    /// its normal mode whenever this returns.
+    public func readLine(prompt: String) -> LineInput {
+        Readline.readLine(prompt: PromptMarkup.wrap(prompt))
+    }
+
+    /// Adds `line` to the recall list, unless it is empty or repeats the latest entry.
+    public func addToRecall(_ line: String) {
+        Readline.addToHistory(line)
+    }
+
+    /// Puts the terminal back in its normal mode. Idempotent; also runs at exit.
+    public func restoreTerminal() {
+        Readline.restoreTerminal()
+    }
+}
+
+/// readline's process-wide state and the C callbacks that reach it. C callbacks cannot capture
+/// Swift context, so what they need lives here; readline calls them only from inside
+/// `rl_callback_read_char`, on the thread running `readLine`.
+enum Readline {
+    /// What the line handler received: a line, or end of input.
+    enum Received { case line(String), endOfInput }
+
+    nonisolated(unsafe) private static var completer: CompletionProvider?
+    nonisolated(unsafe) private static var candidates: [String] = []
+    nonisolated(unsafe) private static var nextCandidate = 0
+    nonisolated(unsafe) private static var received: Received?
+    nonisolated(unsafe) private static var handlerInstalled = false
+    nonisolated(unsafe) private static var savedTerminal: termios?
+    nonisolated(unsafe) private static var configured = false
+    /// Set by the SIGWINCH handler, taken by the prompt loop.
+    private static let windowChanged = Atomic<Bool>(false)
+
+    /// How long one wait for a key lasts before looking at pending signals again. A signal
+    /// normally interrupts the wait at once (EINTR); this bounds the delay when it was delivered
+    /// to another thread instead, or just before the wait began.
+    private static let signalCheckMilliseconds: Int32 = 100
+
+    static func configure(programName: String, completer: @escaping CompletionProvider) {
+        self.completer = completer
+        netrepl_rl_set_readline_name(programName)
+        guard !configured else { return }
+        configured = true
+        // readline's own handlers would act on its schedule, not ours: the loop below handles
+        // SIGINT, SIGTERM and SIGHUP (through Signals) and SIGWINCH (through windowChanged).
+        netrepl_rl_set_signal_handling(0, 0)
+        netrepl_rl_set_change_environment(0)
+        netrepl_rl_set_attempted_completion_function(attemptCompletion)
+        netrepl_rl_set_completion_append_character(Int32(UInt8(ascii: " ")))
+        using_history()
+
+        let fd = fileno(netrepl_rl_instream())
+        var mode = termios()
+        if isatty(fd) == 1, tcgetattr(fd, &mode) == 0 { savedTerminal = mode }
+
+        installWindowChangeHandler()
+        // A program that exits leaving the terminal raw leaves the user's shell raw too (shells
+        // adopt the mode of a job that exits normally); deaths by signal the shell repairs itself.
+        atexit { Readline.restoreTerminal() }
+    }
+
+    static func addToHistory(_ line: String) {
+        guard !line.isEmpty else { return }
+        if let last = netrepl_history_last_line(), String(cString: last) == line { return }
+        add_history(line)
+    }
+
+    /// The lines in the recall list, oldest first.
+    static var history: [String] {
+        (0..<netrepl_history_length()).compactMap { offset in
+            netrepl_history_line_at(offset).map { String(cString: $0) }
+        }
+    }
+
+    static func readLine(prompt: String) -> LineInput {
+        if let signo = Signals.take() {
+            if signo != SIGINT { return .terminated(signal: signo) }
+            // A Ctrl-C typed while no prompt was up: the session saw it or chose not to.
+        }
+        netrepl_flush_stdout()
+        if windowChanged.exchange(false, ordering: .relaxed) { rl_reset_screen_size() }
+        received = nil
+        rl_callback_handler_install(prompt, lineHandler)
+        handlerInstalled = true
+
+        let fd = fileno(netrepl_rl_instream())
+        var idleHangups = 0
+        while true {
+            if windowChanged.exchange(false, ordering: .relaxed) { rl_resize_terminal() }
+            if let signo = Signals.take() {
+                abandonLine(echoing: signo == SIGINT ? SIGINT : nil)
+                return signo == SIGINT ? .interrupted : .terminated(signal: signo)
+            }
+            var wait = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&wait, 1, signalCheckMilliseconds)
+            if ready < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                abandonLine(echoing: nil)
+                return .endOfInput
+            }
+            if ready == 0 { continue }
+            if wait.revents & Int16(POLLNVAL) != 0 {
+                abandonLine(echoing: nil)
+                return .endOfInput
+            }
+            rl_callback_read_char()
+            if let line = received {
+                received = nil
+                switch line {
+                case .line(let text):
+                    return .line(text)
+                case .endOfInput:
+                    netrepl_rl_write("\n")
+                    return .endOfInput
+                }
+            }
+            // A hung-up terminal reads as end of file, which readline turns into end of input
+            // within a read or two; never spin on it.
+            if wait.revents & Int16(POLLIN) == 0 {
+                idleHangups += 1
+                if idleHangups > 3 {
+                    abandonLine(echoing: nil)
+                    return .endOfInput
+                }
+            }
+        }
+    }
+
+    /// The handler readline calls with a finished line (malloc'd, ours to free) or NULL at end
+    /// of input. Removing itself stops readline from showing the prompt again at once.
+    private static let lineHandler: @convention(c) (UnsafeMutablePointer<CChar>?) -> Void = { line in
+        defer { free(line) }
+        Readline.received = line.map { .line(String(cString: $0)) } ?? .endOfInput
+        rl_callback_handler_remove()
+        Readline.handlerInstalled = false
+    }
+
+    /// Drops the line being edited and leaves the cursor on a fresh line, the terminal in its
+    /// normal mode; `echoing` shows the signal's key (`^C`) as the terminal would.
+    private static func abandonLine(echoing signo: Int32?) {
+        rl_free_line_state()
+        rl_callback_sigcleanup()
+        rl_cleanup_after_signal()
+        rl_callback_handler_remove()
+        handlerInstalled = false
+        rl_replace_line("", 0)
+        if let signo { rl_echo_signal_char(signo) }
+        netrepl_rl_write("\n")
+    }
+
+    static func restoreTerminal() {
+        if handlerInstalled {
+            rl_callback_handler_remove()
+            handlerInstalled = false
+            netrepl_rl_write("\n")
+        }
+        guard var saved = savedTerminal else { return }
+        let fd = fileno(netrepl_rl_instream())
+        var current = termios()
+        guard tcgetattr(fd, &current) == 0 else { return }
+        // Only when needed: a background process changing the mode would be stopped (SIGTTOU).
+        let cooked = tcflag_t(ICANON | ECHO)
+        if current.c_lflag & cooked != saved.c_lflag & cooked {
+            tcsetattr(fd, TCSANOW, &saved)
+        }
+    }
+
+    private static func installWindowChangeHandler() {
+        windowChanged.store(false, ordering: .relaxed)  // initialised before any handler can run
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = { _ in Readline.windowChanged.store(true, ordering: .relaxed) }
+        #else
+        action.__sigaction_u.__sa_handler = { _ in Readline.windowChanged.store(true, ordering: .relaxed) }
+        #endif
+        sigemptyset(&action.sa_mask)
+        // poll(2) returns EINTR regardless; SA_RESTART spares every other blocking call.
+        action.sa_flags = SA_RESTART
+        sigaction(SIGWINCH, &action, nil)
+    }
+
+    // MARK: Completion
+
+    /// readline's attempted-completion hook: asks the Swift provider, offers the candidates that
+    /// extend the word, and never falls back to file names.
+    private static let attemptCompletion:
+        @convention(c) (UnsafePointer<CChar>?, Int32, Int32) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = {
+            text, _, end in
+            netrepl_rl_set_attempted_completion_over(1)
+            guard let text, let completer = Readline.completer else { return nil }
+            let word = String(cString: text)
+            let before = lineBeforeCursor(byteCount: Int(end))
+            Readline.candidates = completer(word, before).filter { $0.hasPrefix(word) }
+            Readline.nextCandidate = 0
+            guard !Readline.candidates.isEmpty else { return nil }
+            return rl_completion_matches(text, candidateGenerator)
+        }
+
+    /// Called by rl_completion_matches with state 0, 1, 2, ...: one strdup'd candidate per call
+    /// (readline frees them), then NULL.
+    private static let candidateGenerator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = {
+        _, _ in
+        guard Readline.nextCandidate < Readline.candidates.count else { return nil }
+        defer { Readline.nextCandidate += 1 }
+        return strdup(Readline.candidates[Readline.nextCandidate])
+    }
+
+    /// The first `byteCount` bytes of the line being edited (the cursor's byte offset).
+    private static func lineBeforeCursor(byteCount: Int) -> String {
+        guard byteCount > 0, let buffer = netrepl_rl_line_buffer() else { return "" }
+        return buffer.withMemoryRebound(to: UInt8.self, capacity: byteCount) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: byteCount), as: UTF8.self)
+        }
+    }
+}
