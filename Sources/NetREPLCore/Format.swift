@@ -1,0 +1,130 @@
+// Small formatters shared by the session output, :stats and the history table, without Foundation.
+
+/// `x` with exactly `decimals` digits after the point (round half away from zero).
+func fixed(_ x: Double, _ decimals: Int) -> String {
+    guard x.isFinite else { return x.isNaN ? "nan" : (x < 0 ? "-inf" : "inf") }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let negative = x < 0
+    let scaled = (abs(x) * scale).rounded(.toNearestOrAwayFromZero)
+    guard scaled < 9.0e18 else { return String(x) }
+    let n = UInt64(scaled)
+    let whole = n / UInt64(scale)
+    var text = String(whole)
+    if decimals > 0 {
+        let frac = String(n % UInt64(scale))
+        text += "." + String(repeating: "0", count: decimals - frac.count) + frac
+    }
+    return (negative && n != 0 ? "-" : "") + text
+}
+
+/// Like C's `%g` with `digits` significant digits: trailing zeros dropped (ping prints loss so).
+func significant(_ x: Double, _ digits: Int = 6) -> String {
+    guard x != 0 else { return "0" }
+    var magnitude = 0
+    var v = abs(x)
+    while v >= 10 { v /= 10; magnitude += 1 }
+    while v < 1 { v *= 10; magnitude -= 1 }
+    let decimals = max(0, digits - 1 - magnitude)
+    var text = fixed(x, decimals)
+    if text.contains(".") {
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+    }
+    return text
+}
+
+/// Milliseconds with three decimals: `0.084 ms`.
+public func formatMilliseconds(_ nanoseconds: UInt64) -> String {
+    fixed(Double(nanoseconds) / 1_000_000, 3) + " ms"
+}
+
+/// A timeout as a person writes it: `1 s`, `250 ms`, `1.5 s`.
+public func formatDuration(_ nanoseconds: UInt64) -> String {
+    if nanoseconds >= 1_000_000_000 {
+        return significant(Double(nanoseconds) / 1e9, 6) + " s"
+    }
+    if nanoseconds >= 1_000_000 {
+        return significant(Double(nanoseconds) / 1e6, 6) + " ms"
+    }
+    return significant(Double(nanoseconds) / 1e3, 6) + " µs"
+}
+
+/// Parses a duration: `1`, `0.5`, `1s`, `250ms`, `500us`, `2m`; a bare number is seconds.
+/// Returns nanoseconds, or nil for anything else (including zero and negatives).
+public func parseDuration(_ text: String) -> UInt64? {
+    let trimmed = text.trimmingWhitespace().lowercased()
+    let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("s", 1e9), ("m", 60e9)]
+    var number = Substring(trimmed)
+    var scale = 1e9
+    for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+        number = trimmed.dropLast(suffix.count)
+        scale = factor
+        break
+    }
+    let digits = number.trimmingWhitespace()
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+          let value = Double(digits), value.isFinite, value > 0 else { return nil }
+    let nanos = value * scale
+    guard nanos >= 1, nanos <= 3_600e9 else { return nil }
+    return UInt64(nanos)
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        let scalars = Substring(self).unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(String.UnicodeScalarView(scalars[first...last]))
+    }
+}
+
+/// A JSON string literal for `text`.
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}
+
+/// Standard base64 (RFC 4648), for `--json` replies that are not valid UTF-8.
+func base64(_ bytes: [UInt8]) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var i = 0
+    while i + 2 < bytes.count {
+        let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+        out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+        i += 3
+    }
+    let rest = bytes.count - i
+    if rest == 1 {
+        let n = UInt32(bytes[i]) << 16
+        out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+    } else if rest == 2 {
+        let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+        out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// True when `bytes` are valid UTF-8.
+func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    String(validating: bytes, as: UTF8.self) != nil
+}
