@@ -1,0 +1,59 @@
+// Lines from standard input when it is not a terminal: no prompt, no editing, no recall.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class PipedLineSource: LineSource {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var atEnd = false
+
+    public let isInteractive = false
+
+    public init(fd: Int32 = STDIN_FILENO) {
+        self.fd = fd
+    }
+
+    /// The next line without its newline; a last line without one still counts. Bytes that are
+    /// not UTF-8 are replaced by U+FFFD. A signal while waiting for input ends the session: no
+    /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
+    public func readLine(prompt: String) -> LineInput {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                start = newline + 1
+                compactIfWorthIt()
+                return .line(line)
+            }
+            if atEnd {
+                guard start < buffer.count else { return .endOfInput }
+                let line = String(decoding: buffer[start...], as: UTF8.self)
+                start = buffer.count
+                return .line(line)
+            }
+            if let sig = Signals.take() { return .terminated(signal: sig) }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                buffer += chunk[0..<n]
+            } else if n == 0 {
+                atEnd = true
+            } else if errno != EINTR {
+                atEnd = true
+            }
+        }
+    }
+
+    private func compactIfWorthIt() {
+        if start > 65_536 && start * 2 > buffer.count {
+            buffer.removeFirst(start)
+            start = 0
+        }
+    }
+
+    public func addToRecall(_ line: String) {}
+}

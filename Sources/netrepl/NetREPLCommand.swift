@@ -1,0 +1,190 @@
+// netrepl's command line: options into a session configuration, the line source chosen by the
+// terminal, the optional embedded server, and exit statuses (2 for usage errors, not 64).
+
+import ArgumentParser
+import LineEditing
+import Logging
+import NetREPLCore
+import NetREPLServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum TransportFlag: String, EnumerableFlag {
+    case udp, tcp
+
+    static func help(for value: TransportFlag) -> ArgumentHelp? {
+        switch value {
+        case .udp: return "Send each line as one UDP datagram (the default)."
+        case .tcp: return "Send each line over TCP, on one persistent connection unless --per-line is given."
+        }
+    }
+}
+
+@main
+struct NetREPLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netrepl",
+        abstract: "Type lines, read the uppercase replies of a netrepl-server and their round-trip times.",
+        discussion: """
+            Lines are sent to HOST (default localhost) on PORT (default 12000) over UDP unless --tcp \
+            is given; :tcp and :udp switch during the session, :help lists the commands. When standard \
+            input is not a terminal, each line read gives one reply line on standard output and \
+            round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
+            when some were lost or failed, 2 for usage and connection errors.
+            """,
+        version: "0.1.0"
+    )
+
+    @Flag(help: "The transport for the first line.")
+    var transport: TransportFlag?
+
+    @Flag(name: .customLong("per-line"), help: "Open a new TCP connection for each line, as the textbook client does (implies --tcp).")
+    var perLine = false
+
+    @Argument(help: ArgumentHelp("The server's host name or address (default: localhost).", valueName: "host"))
+    var host: String?
+
+    @Argument(help: ArgumentHelp("The server's port (default: 12000).", valueName: "port"))
+    var portArgument: Int?
+
+    @Flag(name: .customShort("4"), help: "Use IPv4 addresses only.")
+    var ipv4Only = false
+
+    @Flag(name: .customShort("6"), help: "Use IPv6 addresses only.")
+    var ipv6Only = false
+
+    @Option(help: ArgumentHelp("How long to wait for each reply: 1, 0.5s, 250ms.", valueName: "duration"))
+    var timeout: String = "1s"
+
+    @Flag(help: "Start the companion uppercase server in this process on 127.0.0.1 and talk to it.")
+    var serve = false
+
+    @Option(help: ArgumentHelp("The server's port; with --serve, the port the embedded server listens on (default: a free one).", valueName: "port"))
+    var port: Int?
+
+    @Option(name: .customLong("history-file"),
+            help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
+    var historyFile: String?
+
+    @Flag(help: "Write one JSON object per exchange to standard output.")
+    var json = false
+
+    @Flag(help: "Print replies as the bytes came, even on a terminal (no escaping of control characters).")
+    var raw = false
+
+    @Flag(name: [.short, .long], help: "When not interactive, print only replies and errors: no round-trip lines, notices or summary.")
+    var quiet = false
+
+    @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
+    var lines: [String] = []
+
+    var timeoutNanoseconds: UInt64? { parseDuration(timeout) }
+
+    func validate() throws {
+        if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other; give one of them") }
+        if perLine && transport == .udp { throw ValidationError("--per-line is a TCP mode; drop --udp or --per-line") }
+        if timeoutNanoseconds == nil {
+            throw ValidationError("--timeout \(timeout) is not a duration; write it like 1, 0.5s or 250ms (at most 1 hour)")
+        }
+        if serve {
+            if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
+            if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 0 (any free port) to 65535") }
+        } else {
+            if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 1 to 65535") }
+            if let p = portArgument, !(1...65535).contains(p) { throw ValidationError("PORT \(p) is out of range; give 1 to 65535") }
+            if let port, let p = portArgument, port != p { throw ValidationError("PORT \(p) and --port \(port) disagree; give one of them") }
+        }
+    }
+
+    mutating func run() throws {
+        Signals.install()
+        signal(SIGPIPE, SIG_IGN)
+        let stderrSink = FileDescriptorSink(fd: STDERR_FILENO)
+        func die(_ message: String) -> Never {
+            stderrSink.write(Array("netrepl: \(message)\n".utf8))
+            Glibc.exit(ExitStatus.usageOrConnection)
+        }
+
+        var target = Target(host: host ?? "localhost", port: portArgument ?? port ?? 12000)
+        var server: UppercaseServer?
+        var notes: [String] = []
+        if serve {
+            var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
+            logger.logLevel = .warning
+            let embedded = UppercaseServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0), logger: logger)
+            do {
+                let bound = try embedded.start()
+                target = Target(host: "127.0.0.1", port: bound)
+                notes.append("embedded netrepl-server on 127.0.0.1:\(bound) (udp and tcp); it stops when netrepl does.")
+                server = embedded
+            } catch {
+                embedded.shutdown()
+                die("cannot start the embedded server: \(error)")
+            }
+        }
+
+        let (capacity, capacityWarning) = historyCapacity()
+        let history = HistoryStore(path: defaultHistoryPath(option: historyFile), capacity: capacity)
+        if let capacityWarning { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
+
+        let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty
+        let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
+                                       raw: raw, json: json, quiet: quiet)
+        let source: LineSource
+        var editor: ReadlineLineSource?
+        if !lines.isEmpty {
+            source = ScriptedLineSource(lines: lines)
+        } else if style.interactive {
+            let readline = ReadlineLineSource(programName: "netrepl", completer: CommandTable.completionProvider, recall: history.recallLines)
+            editor = readline
+            source = readline
+        } else {
+            source = PipedLineSource()
+        }
+
+        let configuration = SessionConfiguration(
+            target: target,
+            family: ipv4Only ? .ipv4 : (ipv6Only ? .ipv6 : .any),
+            transport: (transport == .tcp || perLine) ? .tcp : .udp,
+            tcpMode: perLine ? .perLine : .persistent,
+            timeout: timeoutNanoseconds ?? 1_000_000_000,
+            style: style,
+            bannerNotes: notes)
+        let status: Int32
+        do {
+            let session = try Session(configuration: configuration, source: source, history: history,
+                                      out: FileDescriptorSink(fd: STDOUT_FILENO), err: stderrSink)
+            status = session.run()
+        } catch {
+            editor?.restoreTerminal()
+            server?.shutdown()
+            die(error.description)
+        }
+        editor?.restoreTerminal()
+        server?.shutdown()
+        Glibc.exit(status)
+    }
+
+    /// Parses and runs; usage errors exit 2 (the documented status), not ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parse()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                Glibc.exit(0)
+            }
+            if !message.isEmpty {
+                FileDescriptorSink(fd: STDERR_FILENO).write(Array("\(message)\n".utf8))
+            }
+            Glibc.exit(code == .validationFailure ? ExitStatus.usageOrConnection : code.rawValue)
+        }
+    }
+}
