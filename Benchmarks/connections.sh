@@ -27,7 +27,8 @@ fi
 
 build_c
 LOGS="$(mktemp -d)"
-trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true; kill "${LOADGEN_PID:-0}" 2>/dev/null || true; rm -rf "$LOGS"' EXIT
+# Only ever signal the PIDs this script started (an empty PID would make kill hit the whole group).
+trap 'kill_if_set "${SERVER_PID:-}"; kill_if_set "${LOADGEN_PID:-}"; rm -rf "$LOGS"' EXIT
 case "$SERVER" in
 c) start_server "$LOGS/server.out" "$BIN/c-epoll-server" -h 127.0.0.1 -p 0; name=c-epoll-server ;;
 swift) build_swift; start_server "$LOGS/server.out" "$SWIFT_SERVER" --host 127.0.0.1 --port 0; name=netrepl-server ;;

@@ -32,13 +32,22 @@ start_server() {
     done
     echo "run: server did not print its ready line: $*" >&2
     cat "$log" "$log.stderr" >&2
-    kill "$SERVER_PID" 2>/dev/null || true
+    kill_if_set "$SERVER_PID"
     exit 1
 }
 
 stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    kill_if_set "${SERVER_PID:-}"
     wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# SIGTERM to one PID we started; never to an empty or zero PID (kill 0 means the whole group).
+kill_if_set() {
+    case "${1:-}" in
+    '' | 0) ;;
+    *) kill -TERM "$1" 2>/dev/null || true ;;
+    esac
 }
 
 # CPU time (user + system) of a process in clock ticks.

@@ -28,7 +28,7 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
 fi
 
 LOGS="$(mktemp -d)"
-trap 'kill "${SERVER_PID:-0}" 2>/dev/null || true; rm -rf "$LOGS"' EXIT
+trap 'kill_if_set "${SERVER_PID:-}"; rm -rf "$LOGS"' EXIT
 TICK="$(getconf CLK_TCK)"
 declare -A RPS CPU_US
 
