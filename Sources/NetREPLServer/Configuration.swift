@@ -1,0 +1,142 @@
+// What a netrepl-server instance is told at start: where to listen, its limits, and the optional
+// impairment of UDP replies used in teaching (loss, delay, jitter, duplication).
+
+import NIOCore
+
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on; nil means all interfaces, IPv6 and IPv4 (dual stack).
+    public var host: String?
+    /// Port for both UDP and TCP; 0 picks one free for both.
+    public var port: Int
+    /// Event loops (threads); one per core by default.
+    public var threads: Int
+    /// A TCP connection with no traffic either way for this long is closed; nil disables.
+    public var idleTimeout: TimeAmount?
+    /// Concurrent TCP connections beyond this are closed as soon as they are accepted.
+    public var maxConnections: Int
+    /// How long a graceful shutdown lets replies in flight finish.
+    public var gracePeriod: TimeAmount
+    /// Impairment of UDP replies; `.none` by default.
+    public var impairment: Impairment
+
+    public init(
+        host: String? = nil,
+        port: Int = 12000,
+        threads: Int = System.coreCount,
+        idleTimeout: TimeAmount? = .seconds(300),
+        maxConnections: Int = 65536,
+        gracePeriod: TimeAmount = .seconds(5),
+        impairment: Impairment = .none
+    ) {
+        self.host = host
+        self.port = port
+        self.threads = max(1, threads)
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.gracePeriod = gracePeriod
+        self.impairment = impairment
+    }
+}
+
+/// Impairment applied to each UDP reply, as a lossy network would.
+public struct Impairment: Sendable, Equatable {
+    /// Probability (0...1) that a reply is dropped.
+    public var loss: Double
+    /// Fixed delay before a reply is sent.
+    public var delay: TimeAmount
+    /// A uniformly random amount in [-jitter, +jitter] added to the delay (never below zero).
+    public var jitter: TimeAmount
+    /// Probability (0...1) that a reply is sent twice.
+    public var duplicate: Double
+    /// Seed for reproducible runs; nil seeds from the system.
+    public var seed: UInt64?
+
+    public static let none = Impairment()
+
+    public init(loss: Double = 0, delay: TimeAmount = .zero, jitter: TimeAmount = .zero, duplicate: Double = 0, seed: UInt64? = nil) {
+        self.loss = loss
+        self.delay = delay
+        self.jitter = jitter
+        self.duplicate = duplicate
+        self.seed = seed
+    }
+
+    public var isActive: Bool {
+        loss > 0 || delay > .zero || jitter > .zero || duplicate > 0
+    }
+}
+
+/// SplitMix64: small, fast, and reproducible from a seed; not for cryptography.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The decisions for one reply: how many copies to send (0 = lost) and after what delay each.
+struct ImpairmentDecider: Sendable {
+    let impairment: Impairment
+    private var rng: SplitMix64
+
+    init(_ impairment: Impairment) {
+        self.impairment = impairment
+        self.rng = SplitMix64(seed: impairment.seed ?? UInt64.random(in: .min ... .max))
+    }
+
+    mutating func delays() -> [TimeAmount] {
+        // Draw every random number for every reply, whatever the outcome, so that a seed fixes
+        // the whole sequence independently of which replies happen to be dropped.
+        let lossDraw = Double.random(in: 0..<1, using: &rng)
+        let dupDraw = Double.random(in: 0..<1, using: &rng)
+        let jitter1 = Double.random(in: -1...1, using: &rng)
+        let jitter2 = Double.random(in: -1...1, using: &rng)
+        if lossDraw < impairment.loss { return [] }
+        var result = [delay(jitter1)]
+        if dupDraw < impairment.duplicate { result.append(delay(jitter2)) }
+        return result
+    }
+
+    private func delay(_ unit: Double) -> TimeAmount {
+        let ns = Double(impairment.delay.nanoseconds) + unit * Double(impairment.jitter.nanoseconds)
+        return .nanoseconds(Int64(max(0, ns)))
+    }
+}
+
+/// Parsing of the command line's durations and probabilities, shared by both executables.
+public enum ValueParsing {
+    /// `100ms`, `0.25s`, `250us`, `1m`; a bare number means `defaultUnit`.
+    public static func duration(_ text: String, defaultUnit: String = "ms") -> TimeAmount? {
+        let s = text.trimmingCharacters(in: " ")
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
+        var number = Substring(s)
+        var scale: Double? = units.first { $0.0 == defaultUnit }?.1
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            number = s.dropLast(suffix.count)
+            scale = factor
+            break
+        }
+        guard let scale, let value = Double(number), value.isFinite, value >= 0, value * scale < 9e18 else { return nil }
+        return .nanoseconds(Int64(value * scale))
+    }
+
+    /// `0.3` or `30%`, within 0...1.
+    public static func probability(_ text: String) -> Double? {
+        let s = text.trimmingCharacters(in: " ")
+        let value: Double?
+        if s.hasSuffix("%") { value = Double(s.dropLast()).map { $0 / 100 } } else { value = Double(s) }
+        guard let value, value >= 0, value <= 1 else { return nil }
+        return value
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(self.drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}
