@@ -243,7 +243,7 @@ public final class HistoryStore {
             return
         }
         let parsed = Self.parse(content)
-        if parsed.bad > 0 && parsed.bad >= parsed.records.count {
+        if parsed.bad > 0 && parsed.records.isEmpty {
             warnings.append("\(path) is not a netrepl history file (\(parsed.bad) lines in another format); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
             writable = false
             return
@@ -326,7 +326,7 @@ public final class HistoryStore {
         }
         guard isSameFile(fd: fd, path: path), let content = readAll(fd: fd) else { return }
         let parsed = Self.parse(content)
-        if parsed.bad > 0 && parsed.bad >= parsed.records.count { return }
+        if parsed.bad > 0 && parsed.records.isEmpty { return }
         let kept = parsed.records.suffix(capacity)
         var bytes: [UInt8] = []
         for record in kept { bytes += Array(record.encoded.utf8) }

@@ -39,23 +39,28 @@ enum WaitResult: Equatable {
 
 /// Waits for `events` on `fd` until `deadline` (monotonic nanoseconds), waking on EINTR to let a
 /// pending SIGINT/SIGTERM/SIGHUP end the wait. `deadline == nil` waits without limit.
+///
+/// A process signal goes to any thread that does not block it — with `--serve`, often one of the
+/// server's — and then this thread's poll is not interrupted. So the wait is cut into slices of at
+/// most `signalCheckMilliseconds`, after each of which `Signals.pending` is looked at again.
 func waitFor(fd: Int32, events: Int16, deadline: UInt64?) -> WaitResult {
+    let signalCheckMilliseconds: UInt64 = 50
     while true {
         if let sig = Signals.pending { return .signal(sig) }
-        var timeoutMs: Int32 = -1
+        var timeoutMs = Int32(signalCheckMilliseconds)
         if let deadline {
             let now = monotonicNanoseconds()
             if now >= deadline { return .timedOut }
             // Round up so that we never wake a hair early and spin.
             let remaining = (deadline - now + 999_999) / 1_000_000
-            timeoutMs = Int32(clamping: remaining)
+            timeoutMs = Int32(clamping: min(remaining, signalCheckMilliseconds))
         }
         var pfd = pollfd(fd: fd, events: events, revents: 0)
         let rc = poll(&pfd, 1, timeoutMs)
         if rc > 0 { return .ready(revents: pfd.revents) }
         if rc == 0 {
-            if let deadline, monotonicNanoseconds() < deadline { continue }
-            return .timedOut
+            if let deadline, monotonicNanoseconds() >= deadline { return .timedOut }
+            continue
         }
         let err = errno
         if err == EINTR { continue }

@@ -195,13 +195,14 @@ public final class Session {
         default:
             exitStatus = max(exitStatus, exchange.failure == .connection ? ExitStatus.usageOrConnection : ExitStatus.someFailed)
         }
-        if let recordAs {
-            record(recordAs, outcome: exchange.outcome, rtt: exchange.rttNanoseconds)
-        }
+        // Late replies came before this line's outcome was known: they are recorded first.
         for case .late(let late) in exchange.events where !late.duplicate {
             guard let line = late.line else { continue }
             // Recorded as it would be typed, so that recalling it sends the same text.
             record(line.hasPrefix(":") ? ":" + line : line, outcome: .late, rtt: late.rttNanoseconds)
+        }
+        if let recordAs {
+            record(recordAs, outcome: exchange.outcome, rtt: exchange.rttNanoseconds)
         }
         if let sig = exchange.interruptedBy {
             _ = Signals.take()

@@ -1,0 +1,228 @@
+// The history file: its format, permissions, appends, the cap and its compaction, damaged and
+// foreign files, and two sessions writing at once.
+
+import Foundation
+import Glibc
+import Testing
+@testable import NetREPLCore
+
+private func record(_ line: String, outcome: Outcome = .ok, rtt: UInt64? = 84_213, transport: TransportKind = .udp) -> HistoryRecord {
+    HistoryRecord(timeMilliseconds: 1_764_060_244_123, transport: transport, target: "localhost:12000", outcome: outcome,
+                  rttNanoseconds: rtt, line: line)
+}
+
+private func fileLines(_ path: String) -> [String] {
+    (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+}
+
+private func mode(_ path: String) -> mode_t {
+    var st = stat()
+    stat(path, &st)
+    return st.st_mode & 0o777
+}
+
+@Suite struct HistoryFormatTests {
+    @Test func encodesTheDocumentedFields() {
+        #expect(record("hello world").encoded == "2025-11-25T08:44:04.123Z\tudp\tlocalhost:12000\tok\t84.213\thello world\n")
+        #expect(record(":tcp", outcome: .command, rtt: nil).encoded.hasSuffix("\tcmd\t-\t:tcp\n"))
+    }
+
+    @Test(arguments: ["plain", "tab\there", "new\nline", "back\\slash\\t", "cr\r", "esc\u{1b}[0m", "del\u{7f}", "ünïcødé ß", "", " lead and trail "])
+    func roundTrips(line: String) throws {
+        let r = record(line)
+        let encoded = r.encoded
+        #expect(encoded.filter { $0 == "\n" }.count == 1)
+        let decoded = try #require(HistoryRecord.decode(Substring(encoded.dropLast())))
+        #expect(decoded == r)
+    }
+
+    @Test(arguments: ["", "hello", "2025-11-25T08:44:04.123Z\tudp\tlocalhost:12000\tok\t84.213",
+                      "2025-11-25T08:44:04.123Z\tsctp\th:1\tok\t1\tx", "2025-11-25 08:44:04\tudp\th:1\tok\t1\tx",
+                      "2025-11-25T08:44:04.123Z\tudp\th:1\tmaybe\t1\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\tfast\tx",
+                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\escape", "#1700000000", "ls -la"])
+    func rejectsWhatIsNotARecord(text: String) {
+        #expect(HistoryRecord.decode(Substring(text)) == nil)
+    }
+}
+
+@Suite struct HistoryStoreTests {
+    @Test func createsFileWithMode0600AndDirectoriesWith0700() throws {
+        let path = temporaryHistoryPath("state/netrepl/history")
+        let store = HistoryStore(path: path, capacity: 1000)
+        #expect(store.append(record("first")) == nil)
+        #expect(mode(path) == 0o600)
+        #expect(mode((path as NSString).deletingLastPathComponent) == 0o700)
+        #expect(fileLines(path).count == 1)
+    }
+
+    @Test func appendsAndReloads() {
+        let path = temporaryHistoryPath()
+        let first = HistoryStore(path: path, capacity: 1000)
+        first.append(record("one"))
+        first.append(record(":tcp", outcome: .command, rtt: nil, transport: .tcp))
+        first.append(record("two", outcome: .lost, rtt: nil))
+        let second = HistoryStore(path: path, capacity: 1000)
+        #expect(second.records.map(\.line) == ["one", ":tcp", "two"])
+        #expect(second.records[2].outcome == .lost)
+        #expect(second.recallLines == ["one", ":tcp", "two"])
+        #expect(second.takeWarnings().isEmpty)
+    }
+
+    @Test func recallSkipsLateRecordsAndRepeats() {
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 1000)
+        for (line, outcome) in [("a", Outcome.lost), ("b", .ok), ("a", .late), ("b", .ok), ("c", .ok)] {
+            store.append(record(line, outcome: outcome))
+        }
+        #expect(HistoryStore(path: path, capacity: 1000).recallLines == ["a", "b", "c"])
+    }
+
+    @Test func devNullAndZeroSizeKeepNothing() {
+        let none = HistoryStore(path: "/dev/null", capacity: 1000)
+        #expect(!none.isEnabled)
+        #expect(none.append(record("x")) == nil)
+        let path = temporaryHistoryPath()
+        let zero = HistoryStore(path: path, capacity: 0)
+        zero.append(record("x"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(zero.records.isEmpty)
+    }
+
+    @Test func capIsKeptByCompaction() {
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 20)
+        for i in 1...100 { store.append(record("line \(i)")) }
+        let lines = fileLines(path)
+        // Compaction runs once the file holds the cap plus some slack (10 records here).
+        #expect(lines.count <= 30)
+        #expect(lines.last?.hasSuffix("\tline 100") == true)
+        #expect(mode(path) == 0o600)
+        let reloaded = HistoryStore(path: path, capacity: 20)
+        #expect(reloaded.records.count == 20)
+        #expect(reloaded.records.first?.line == "line 81")
+        #expect(reloaded.records.last?.line == "line 100")
+        // No temporary file is left behind.
+        let dir = (path as NSString).deletingLastPathComponent
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir)) == ["history"])
+    }
+
+    @Test func loadingAnOversizedFileCompactsIt() throws {
+        let path = temporaryHistoryPath()
+        let big = HistoryStore(path: path, capacity: 1000)
+        for i in 1...60 { big.append(record("l\(i)")) }
+        let small = HistoryStore(path: path, capacity: 10)
+        #expect(small.records.map(\.line) == (51...60).map { "l\($0)" })
+        #expect(fileLines(path).count == 10)
+    }
+
+    @Test func corruptedLinesAreReportedOnceAndSkipped() throws {
+        let path = temporaryHistoryPath()
+        let good = HistoryStore(path: path, capacity: 1000)
+        good.append(record("one"))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data("garbage\n\u{ff}\u{fe}binary\n".utf8 + [0xff, 0x0a]))
+        try handle.close()
+        good.append(record("two"))
+        let store = HistoryStore(path: path, capacity: 1000)
+        #expect(store.records.map(\.line) == ["one", "two"])
+        let warnings = store.takeWarnings()
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("skipped 3 unreadable lines") == true)
+        #expect(store.takeWarnings().isEmpty)
+        #expect(store.isEnabled)
+    }
+
+    @Test func aForeignFileIsLeftUntouched() throws {
+        let path = temporaryHistoryPath()
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let bash = "ls -la\ncd /tmp\n#1700000000\nmake\n"
+        try bash.write(toFile: path, atomically: true, encoding: .utf8)
+        let store = HistoryStore(path: path, capacity: 2)
+        #expect(store.records.isEmpty)
+        #expect(!store.isEnabled)
+        #expect(store.takeWarnings().first?.contains("is not a netrepl history file") == true)
+        store.append(record("x"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == bash)
+    }
+
+    @Test func aDirectoryIsNotFatal() throws {
+        let path = temporaryHistoryPath()
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let store = HistoryStore(path: path, capacity: 10)
+        #expect(!store.takeWarnings().isEmpty)
+        #expect(store.append(record("x")) == nil)
+    }
+
+    @Test func aWriteFailureIsReportedOnce() throws {
+        let path = temporaryHistoryPath()
+        let dir = (path as NSString).deletingLastPathComponent
+        let store = HistoryStore(path: path, capacity: 10)
+        // A regular file where the directory should be makes every write fail (even as root).
+        try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "x".write(toFile: dir, atomically: true, encoding: .utf8)
+        let first = store.append(record("a"))
+        #expect(first?.contains("cannot write history file \(path)") == true)
+        #expect(store.append(record("b")) == nil)
+        #expect(store.records.count == 2)
+        // Found at start, the same problem is a warning and history stays in memory only.
+        let later = HistoryStore(path: path, capacity: 10)
+        #expect(later.takeWarnings().first?.contains("cannot read history file") == true)
+    }
+
+    @Test func twoWritersAtOnceNeverInterleave() async throws {
+        let path = temporaryHistoryPath()
+        let perWriter = 400
+        let long = String(repeating: "x", count: 3000)
+        await withTaskGroup(of: Void.self) { group in
+            for writer in ["a", "b"] {
+                group.addTask {
+                    let store = HistoryStore(path: path, capacity: 100_000)
+                    for i in 0..<perWriter { store.append(record("\(writer) \(i) \(long)")) }
+                }
+            }
+        }
+        let store = HistoryStore(path: path, capacity: 100_000)
+        #expect(store.takeWarnings().isEmpty)
+        #expect(store.records.count == 2 * perWriter)
+        for writer in ["a", "b"] {
+            let mine = store.records.filter { $0.line.hasPrefix(writer + " ") }.map(\.line)
+            #expect(mine == (0..<perWriter).map { "\(writer) \($0) \(long)" })
+        }
+    }
+
+    @Test func twoWritersWithCompactionLoseNothingRecent() async throws {
+        let path = temporaryHistoryPath()
+        let perWriter = 300
+        await withTaskGroup(of: Void.self) { group in
+            for writer in ["a", "b"] {
+                group.addTask {
+                    let store = HistoryStore(path: path, capacity: 50)
+                    for i in 0..<perWriter { store.append(record("\(writer) \(i)")) }
+                }
+            }
+        }
+        let lines = fileLines(path)
+        #expect(lines.count <= 60)
+        let store = HistoryStore(path: path, capacity: 50)
+        #expect(store.takeWarnings().isEmpty)
+        #expect(store.records.count == 50)
+        // Each writer's records stay in order, and the very last record written is there.
+        for writer in ["a", "b"] {
+            let numbers = store.records.filter { $0.line.hasPrefix(writer + " ") }.compactMap { Int($0.line.dropFirst(2)) }
+            #expect(numbers == numbers.sorted())
+        }
+        #expect(lines.contains { $0.hasSuffix("\ta \(perWriter - 1)") } || lines.contains { $0.hasSuffix("\tb \(perWriter - 1)") })
+    }
+
+    @Test func defaultPathFollowsTheDocumentedOrder() {
+        let env: [String: String] = ["HOME": "/home/u", "XDG_STATE_HOME": "/state", "NETREPL_HISTFILE": "/h"]
+        #expect(defaultHistoryPath(option: "/opt", environment: { env[$0] }) == "/opt")
+        #expect(defaultHistoryPath(option: nil, environment: { env[$0] }) == "/h")
+        #expect(defaultHistoryPath(option: nil, environment: { $0 == "NETREPL_HISTFILE" ? nil : env[$0] }) == "/state/netrepl/history")
+        #expect(defaultHistoryPath(option: nil, environment: { $0 == "HOME" ? "/home/u" : nil }) == "/home/u/.local/state/netrepl/history")
+        #expect(historyCapacity(environment: { _ in nil }).capacity == 1000)
+        #expect(historyCapacity(environment: { _ in "50" }).capacity == 50)
+        #expect(historyCapacity(environment: { _ in "lots" }).warning != nil)
+    }
+}

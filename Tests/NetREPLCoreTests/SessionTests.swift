@@ -1,0 +1,246 @@
+// Whole scripted sessions against in-test UDP and TCP peers on 127.0.0.1: replies, commands,
+// lost and late datagrams, refused ports, per-line and persistent TCP, history and exit statuses.
+
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+@testable import NetREPLCore
+
+@Suite(.serialized) struct SessionTests {
+    @Test func udpLinesGetTheirReplies() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let r = try runSession(["hello world", "ß"], port: peer.port)
+        #expect(r.out == "HELLO WORLD\nSS\n")
+        #expect(r.err.contains("udp 127.0.0.1:\(peer.port) · "))
+        #expect(r.err.contains(" ms · 11 B\n"))
+        #expect(r.err.contains(" ms · 2 B\n"))
+        #expect(r.err.contains("--- udp statistics ---\n2 sent, 2 received, 0% loss\nrtt min/avg/max/mdev = "))
+        #expect(r.status == 0)
+    }
+
+    @Test func commandsSwitchTransportAndColonColonSendsAColon() throws {
+        let udp = UDPPeer()
+        let tcp = TCPPeer(lineMode: true)
+        defer { udp.stop(); tcp.stop() }
+        // The UDP and TCP peers are on different ports; :connect moves the target.
+        let r = try runSession(["a", ":tcp", ":connect 127.0.0.1 \(tcp.port)", "b", "::c", ":udp", ":connect 127.0.0.1 \(udp.port)", "d"],
+                               port: udp.port)
+        #expect(r.out == "A\nB\n:C\nD\n")
+        #expect(r.err.contains("tcp: connected to 127.0.0.1:\(tcp.port) in "))
+        #expect(r.err.contains("--- udp statistics ---\n2 sent, 2 received"))
+        #expect(r.err.contains("--- tcp statistics ---\n2 sent, 2 received"))
+        #expect(r.status == 0)
+    }
+
+    @Test func silentServerMeansLostAndExit1() throws {
+        let peer = UDPPeer(respond: { _ in [] })
+        defer { peer.stop() }
+        let r = try runSession(["anyone?"], port: peer.port, timeout: 100_000_000)
+        #expect(r.out == "")
+        #expect(r.err.contains("netrepl: lost: no reply from udp 127.0.0.1:\(peer.port) within 100 ms"))
+        #expect(r.err.contains("1 sent, 0 received, 1 lost, 100% loss"))
+        #expect(r.status == 1)
+    }
+
+    @Test func aLateReplyIsLabelledAndNeverTakenForTheCurrentOne() throws {
+        // The peer holds back its reply to "slow" until "fast" arrives, then sends both, late one first.
+        let held = Mutex<[UInt8]?>(nil)
+        let peer = UDPPeer(respond: { datagram in
+            if datagram == Array("slow".utf8) {
+                held.withLock { $0 = upper(datagram) }
+                return []
+            }
+            let late = held.withLock { h -> [UInt8]? in defer { h = nil }; return h }
+            return (late.map { [$0] } ?? []) + [upper(datagram)]
+        })
+        defer { peer.stop() }
+        let path = temporaryHistoryPath()
+        let r = try runSession(["slow", "fast"], port: peer.port, timeout: 150_000_000, historyPath: path)
+        #expect(r.out == "FAST\n")
+        #expect(r.err.contains("late reply to \"slow\" after "))
+        #expect(r.err.contains("(not the reply to this line): SLOW"))
+        #expect(r.err.contains("2 sent, 1 received, 1 lost, +1 late, 50% loss"))
+        #expect(r.status == 1)
+        let outcomes = HistoryStore(path: path, capacity: 100).records.map { "\($0.line)=\($0.outcome.rawValue)" }
+        #expect(outcomes == ["slow=lost", "slow=late", "fast=ok"])
+    }
+
+    @Test func aLateReplyWaitingBeforeTheNextSendIsDrained() throws {
+        // The peer answers "first" twice: once late (after the client gave up), once for "second".
+        let peer = UDPPeer(respond: { datagram in
+            if datagram == Array("first".utf8) {
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            return [upper(datagram)]
+        })
+        defer { peer.stop() }
+        let r = try runSession(["first", ":timeout 0.5", "second"], port: peer.port, timeout: 50_000_000, json: true)
+        let objects = r.out.split(separator: "\n").map(String.init)
+        #expect(objects.count == 3)
+        #expect(objects[0].contains("\"line\":\"first\""))
+        #expect(objects[0].contains("\"outcome\":\"lost\""))
+        #expect(objects[0].contains("\"rtt_us\":null"))
+        #expect(objects[1].contains("\"line\":\"first\",\"reply\":\"FIRST\""))
+        #expect(objects[1].contains("\"outcome\":\"late\""))
+        #expect(objects[2].contains("\"line\":\"second\",\"reply\":\"SECOND\""))
+        #expect(objects[2].contains("\"outcome\":\"ok\""))
+    }
+
+    @Test func duplicateRepliesAreIgnored() throws {
+        let peer = UDPPeer(respond: { [upper($0), upper($0)] })
+        defer { peer.stop() }
+        let r = try runSession(["one", "two"], port: peer.port)
+        #expect(r.out == "ONE\nTWO\n")
+        #expect(r.err.contains("duplicate reply (ignored): ONE"))
+        #expect(r.status == 0)
+    }
+
+    @Test func nothingListeningOnUDPIsReportedAtOnceWithExit2() throws {
+        let port = closedPort(type: Int32(SOCK_DGRAM.rawValue))
+        let r = try runSession(["hello"], port: port, timeout: 5_000_000_000)
+        #expect(r.err.contains("netrepl: nothing listening on udp 127.0.0.1:\(port); start netrepl-server there"))
+        #expect(!r.err.contains("lost"))
+        #expect(r.status == 2)
+    }
+
+    @Test func nothingListeningOnTCPIsExit2() throws {
+        let port = closedPort(type: Int32(SOCK_STREAM.rawValue))
+        let r = try runSession(["hello"], port: port, transport: .tcp)
+        #expect(r.err.contains("netrepl: nothing listening on tcp 127.0.0.1:\(port)"))
+        #expect(r.status == 2)
+    }
+
+    @Test func tcpPersistentUsesOneConnection() throws {
+        let peer = TCPPeer(lineMode: true)
+        defer { peer.stop() }
+        let r = try runSession(["one", "two", "three", ":stats"], port: peer.port, transport: .tcp)
+        #expect(r.out == "ONE\nTWO\nTHREE\n")
+        #expect(r.err.components(separatedBy: "tcp: connected").count == 2)
+        #expect(!r.err.contains("reconnected"))
+        #expect(r.err.contains(" ms · 4 B\n"))
+        #expect(r.err.contains("1 connections opened"))
+        #expect(r.status == 0)
+    }
+
+    @Test func tcpPersistentAgainstTheTextbookServerReconnectsAndSaysSo() throws {
+        let peer = TCPPeer(lineMode: false)
+        defer { peer.stop() }
+        let r = try runSession(["one", "two"], port: peer.port, transport: .tcp)
+        #expect(r.out == "ONE\nTWO\n")
+        #expect(r.err.contains("tcp: the server closed the connection; reconnected to 127.0.0.1:\(peer.port) in "))
+        #expect(r.status == 0)
+    }
+
+    @Test func tcpPerLineMirrorsTheTextbookClient() throws {
+        for lineMode in [false, true] {
+            let peer = TCPPeer(lineMode: lineMode)
+            defer { peer.stop() }
+            let r = try runSession(["one", "two"], port: peer.port, transport: .tcp, tcpMode: .perLine)
+            #expect(r.out == "ONE\nTWO\n")
+            #expect(r.err.contains("tcp per-line 127.0.0.1:\(peer.port) · connect "))
+            #expect(r.err.contains(" · exchange "))
+            #expect(r.err.contains(" · 3 B\n"))
+            #expect(r.status == 0)
+        }
+    }
+
+    @Test func historyRecordsLinesCommandsAndRecall() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let path = temporaryHistoryPath()
+        let r = try runSession(["alpha", ":nohist secret", ":timeout 2s", "!1", ":history"], port: peer.port, historyPath: path)
+        #expect(r.out == "ALPHA\nSECRET\nALPHA\n")
+        let records = HistoryStore(path: path, capacity: 100).records
+        #expect(records.map(\.line) == ["alpha", ":timeout 2s", "alpha", ":history"])
+        #expect(records.map(\.outcome) == [.ok, .command, .ok, .command])
+        #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("secret"))
+        #expect(r.err.contains("#  time"))
+        #expect(r.err.contains("  ok  "))
+    }
+
+    @Test func recallOfAMissingEntryIsAnError() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let r = try runSession(["!7"], port: peer.port, historyPath: temporaryHistoryPath())
+        #expect(r.err.contains("netrepl: no history entry 7 (there are 0); :history lists them"))
+        #expect(r.status == 2)
+    }
+
+    @Test func unknownCommandNamesTheNearestAndQuitStops() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let r = try runSession([":stast", ":quit", "never sent"], port: peer.port)
+        #expect(r.err.contains("netrepl: unknown command :stast; did you mean :stats? (:help lists commands)"))
+        #expect(r.out == "")
+        #expect(r.status == 2)
+    }
+
+    @Test func helpListsEveryCommand() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let r = try runSession([":help"], port: peer.port, interactive: true)
+        for command in CommandTable.all { #expect(r.out.contains(command.usage)) }
+        #expect(r.out.contains("!N"))
+        #expect(r.out.contains("::TEXT"))
+    }
+
+    @Test func interactiveOutputShowsRTTNextToTheReplyAndEscapesControls() throws {
+        let peer = UDPPeer(respond: { _ in [Array("\u{1b}[2JBOOM".utf8)] })
+        defer { peer.stop() }
+        let r = try runSession(["x"], port: peer.port, interactive: true)
+        #expect(r.out.contains("\\x1b[2JBOOM\nudp 127.0.0.1:\(peer.port) · "))
+        #expect(!r.out.contains("\u{1b}"))
+        #expect(r.out.contains("--- udp statistics ---"))
+    }
+
+    @Test func jsonHasOneObjectPerExchange() throws {
+        let peer = UDPPeer(respond: { $0 == Array("bin".utf8) ? [[0xff, 0x41]] : [upper($0)] })
+        defer { peer.stop() }
+        let r = try runSession(["say \"hi\"", "bin"], port: peer.port, json: true)
+        let objects = r.out.split(separator: "\n").map(String.init)
+        #expect(objects.count == 2)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(objects[0].utf8)) as? [String: Any])
+        #expect(first["transport"] as? String == "udp")
+        #expect(first["line"] as? String == "say \"hi\"")
+        #expect(first["reply"] as? String == "SAY \"HI\"")
+        #expect(first["outcome"] as? String == "ok")
+        #expect((first["rtt_us"] as? Double ?? -1) > 0)
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(objects[1].utf8)) as? [String: Any])
+        #expect(second["reply_base64"] as? String == "/0E=")
+    }
+
+    @Test func aSignalWhileWaitingEndsTheSessionWithTheSummary() throws {
+        let peer = UDPPeer(respond: { _ in [] })
+        defer { peer.stop() }
+        Signals.install()
+        let timer = Thread {
+            Thread.sleep(forTimeInterval: 0.2)
+            // As the handler does; the wait notices within its slice even if no EINTR reaches it.
+            Signals.simulate(SIGINT)
+        }
+        timer.start()
+        let r = try runSession(["waiting", "not sent"], port: peer.port, timeout: 10_000_000_000)
+        #expect(r.session.endedBy == SIGINT)
+        #expect(r.err.contains("interrupted while waiting for the reply"))
+        #expect(r.err.contains("--- udp statistics ---\n1 sent, 0 received, +1 errors, 100% loss"))
+        #expect(Signals.pending == nil)
+    }
+
+    @Test func unresolvableHostIsAnError() {
+        #expect(throws: ResolutionError.self) {
+            try Resolver.resolve(Target(host: "no-such-host.invalid", port: 1), family: .any, socketType: datagramSocket)
+        }
+        #expect(throws: ResolutionError.self) {
+            try Resolver.resolve(Target(host: "127.0.0.1", port: 1), family: .ipv6, socketType: datagramSocket)
+        }
+    }
+
+    @Test func promptNamesTransportAndTarget() throws {
+        let peer = UDPPeer()
+        defer { peer.stop() }
+        let r = try runSession([":tcp per-line"], port: peer.port)
+        #expect(r.session.prompt == "tcp/per-line 127.0.0.1:\(peer.port)> ")
+    }
+}
