@@ -148,7 +148,7 @@ enum Readline {
                 case .line(let text):
                     return .line(text)
                 case .endOfInput:
-                    netrepl_rl_write("\n")
+                    // readline has already moved to a fresh line.
                     return .endOfInput
                 }
             }
@@ -176,13 +176,15 @@ enum Readline {
     /// Drops the line being edited and leaves the cursor on a fresh line, the terminal in its
     /// normal mode; `echoing` shows the signal's key (`^C`) as the terminal would.
     private static func abandonLine(echoing signo: Int32?) {
+        // readline's own order for a caught signal: the echo comes before the terminal is
+        // restored, because restoring it (ending bracketed paste) returns the cursor to column 0.
         rl_free_line_state()
         rl_callback_sigcleanup()
+        if let signo { rl_echo_signal_char(signo) }
         rl_cleanup_after_signal()
         rl_callback_handler_remove()
         handlerInstalled = false
         rl_replace_line("", 0)
-        if let signo { rl_echo_signal_char(signo) }
         netrepl_rl_write("\n")
     }
 
