@@ -57,6 +57,24 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# "busy total" CPU ticks of the whole machine, all CPUs (user nice system idle iowait irq softirq steal).
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+
+# wait_quiet: wait (up to QUIET_TIMEOUT seconds, default 300) until the machine is at least
+# QUIET_IDLE percent idle (default 85) over a 3-second sample, so that other people's builds
+# do not share the cores under test. Proceeds anyway at the timeout, saying so.
+wait_quiet() {
+    local limit="${QUIET_TIMEOUT:-300}" want="${QUIET_IDLE:-85}" waited=0 a b idle
+    while :; do
+        a="$(machine_ticks)"; sleep 3; b="$(machine_ticks)"
+        idle="$(awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+            t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (1 - (y[1] - x[1]) / t) : 0) }')"
+        waited=$((waited + 3))
+        if [ "$idle" -ge "$want" ]; then echo "# machine ${idle}% idle before the round (waited ${waited} s)"; return 0; fi
+        if [ "$waited" -ge "$limit" ]; then echo "# machine still only ${idle}% idle after ${waited} s: running anyway"; return 0; fi
+    done
+}
+
 machine_facts() {
     echo "nproc:   $(nproc)"
     echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
