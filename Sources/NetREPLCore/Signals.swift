@@ -29,6 +29,12 @@ public enum Signals {
                 action.sa_flags = 0
                 sigaction(sig, &action, nil)
             }
+            // A parent may have started us with these signals blocked (Foundation's Process does),
+            // and a blocked signal would never interrupt a wait: unblock them in this thread.
+            var unblock = sigset_t()
+            sigemptyset(&unblock)
+            for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, sig) }
+            pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         }
     }
 
