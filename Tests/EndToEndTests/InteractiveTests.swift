@@ -1,0 +1,337 @@
+// The built netrepl driven through a real pseudo-terminal against a real server: line editing,
+// recall, search, completion, Ctrl-C, Ctrl-D, signals and the terminal's state afterwards.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private HOME and history file for one test, removed afterwards.
+final class InteractiveScratch {
+    let directory: String
+    var historyFile: String { directory + "/history" }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("netrepl-pty-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Starts `netrepl ARGUMENTS` in a pty and waits for the first prompt, `expectPrompt`.
+    func client(_ arguments: [String], prompt: String, extraEnvironment: [String: String] = [:]) throws -> PTYProcess {
+        let env = PTYProcess.isolatedEnvironment(home: directory, historyFile: historyFile, extra: extraEnvironment)
+        let process = try PTYProcess(Built.client, arguments, environment: env)
+        try process.expect(prompt)
+        return process
+    }
+}
+
+private let cooked = tcflag_t(ICANON | ECHO)
+
+@Suite("netrepl in a pseudo-terminal")
+struct InteractiveTests {
+    @Test("a typed line gets its uppercase reply and a round-trip line; Ctrl-D prints the summary")
+    func lineReplyAndSummary() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("hello world" + Key.enter)
+        try client.expect("\nHELLO WORLD\n")
+        let rtt = try client.expect(prompt)
+        #expect(rtt.contains("udp 127.0.0.1:\(server.port)"))
+        #expect(rtt.contains(" ms"))
+
+        client.send(Key.ctrlD)
+        try client.expect("1 sent, 1 received, 0% loss")
+        try client.expect("rtt min/avg/max/mdev")
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test(":tcp then :udp switch the transport, and the prompt says so")
+    func switchTransports() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let udpPrompt = "udp 127.0.0.1:\(server.port)> "
+        let tcpPrompt = "tcp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: udpPrompt)
+
+        client.send(":tcp" + Key.enter)
+        try client.expect(tcpPrompt)
+        client.send("over tcp" + Key.enter)
+        try client.expect("\nOVER TCP\n")
+        try client.expect("tcp 127.0.0.1:\(server.port) ·")
+        try client.expect(tcpPrompt)
+
+        client.send(":udp" + Key.enter)
+        try client.expect(udpPrompt)
+        client.send("back on udp" + Key.enter)
+        try client.expect("\nBACK ON UDP\n")
+        try client.expect("udp 127.0.0.1:\(server.port) ·")
+        try client.expect(udpPrompt)
+
+        client.send(Key.ctrlD)
+        try client.expect("tcp statistics")
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("Up-arrow recalls earlier lines of the same session")
+    func upArrowWithinSession() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("first line" + Key.enter)
+        try client.expect("\nFIRST LINE\n")
+        try client.expect(prompt)
+        client.send("second line" + Key.enter)
+        try client.expect("\nSECOND LINE\n")
+        try client.expect(prompt)
+
+        client.send(Key.up + Key.up + Key.enter)
+        let reply = try client.expect("\nFIRST LINE\n")
+        #expect(!reply.contains("SECOND LINE"))
+        try client.expect(prompt)
+
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("Up-arrow recalls a line typed before a restart (same history file)")
+    func upArrowAfterRestart() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let arguments = ["--udp", "127.0.0.1", "\(server.port)"]
+
+        do {
+            let first = try scratch.client(arguments, prompt: prompt)
+            first.send("remember me" + Key.enter)
+            try first.expect("\nREMEMBER ME\n")
+            try first.expect(prompt)
+            first.send(Key.ctrlD)
+            #expect(try first.waitForExit() == 0)
+        }
+
+        let second = try scratch.client(arguments, prompt: prompt)
+        second.send(Key.up + Key.enter)
+        try second.expect("\nREMEMBER ME\n")
+        try second.expect(prompt)
+        second.send(Key.ctrlD)
+        #expect(try second.waitForExit() == 0)
+    }
+
+    @Test("Ctrl-R searches earlier lines backwards")
+    func reverseSearch() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        for line in ["alpha one", "beta two", "gamma three"] {
+            client.send(line + Key.enter)
+            try client.expect("\n" + line.uppercased() + "\n")
+            try client.expect(prompt)
+        }
+        client.send(Key.ctrlR)
+        try client.expect("reverse-i-search")
+        client.send("eta")
+        try client.expect("beta two")
+        // Accepting the match redraws the prompt with the line, then the reply follows.
+        client.send(Key.enter)
+        let reply = try client.expect("\nBETA TWO\n")
+        #expect(!reply.contains("GAMMA THREE"))
+        try client.expect(prompt)
+
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("Tab completes : commands and lists the candidates")
+    func tabCompletion() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: "udp 127.0.0.1:\(server.port)> ")
+
+        // One candidate: completed in place, so Enter runs :tcp.
+        client.send(":tc" + Key.tab)
+        try client.expect(":tcp")
+        client.send(Key.enter)
+        try client.expect("tcp 127.0.0.1:\(server.port)> ")
+
+        // Several: a second Tab lists them (no file names among them).
+        client.send(":" + Key.tab + Key.tab)
+        let listing = try client.expect(":udp")
+        #expect(listing.contains(":help"))
+        #expect(listing.contains(":quit"))
+        try client.expect("tcp 127.0.0.1:\(server.port)> :")
+        client.send(Key.ctrlU + Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("Ctrl-C discards a half-typed line and re-prompts; the next line still works")
+    func ctrlCClearsLine() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("half typed")
+        try client.expect("half typed")  // echoed: readline has it, so Ctrl-C is not a flush of unread input
+        client.send(Key.ctrlC)
+        try client.expect("^C\n" + prompt)
+        client.send("whole" + Key.enter)
+        let reply = try client.expect(prompt)
+        #expect(reply.contains("\nWHOLE\n"))
+        #expect(!reply.contains("HALF"))
+
+        client.send(Key.ctrlD)
+        try client.expect("1 sent, 1 received")
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("the terminal is raw at the prompt and back to normal after Ctrl-D")
+    func terminalRestoredAfterCtrlD() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        // readline prepares the terminal before it shows the prompt.
+        #expect(try client.localModes() & cooked == 0)
+        client.send("ping" + Key.enter)
+        try client.expect("\nPING\n")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        try client.expect("1 sent, 1 received")
+        #expect(try client.waitForExit() == 0)
+        #expect(try client.localModes() & cooked == cooked)
+    }
+
+    @Test("SIGTERM or SIGHUP at the prompt ends the session with the summary and a sane terminal",
+          arguments: [SIGTERM, SIGHUP])
+    func signalAtPrompt(signo: Int32) throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("before" + Key.enter)
+        try client.expect("\nBEFORE\n")
+        try client.expect(prompt)
+        client.send("not sent")
+        try client.expect("not sent")
+        client.signal(signo)
+        try client.expect("1 sent, 1 received")
+        let status = try client.waitForExit()
+        #expect(status < 128, "killed by signal \(status - 128) instead of exiting")
+        #expect(try client.localModes() & cooked == cooked)
+        #expect(!client.transcript.contains("NOT SENT"))
+    }
+
+    @Test("a window resize at the prompt leaves editing working")
+    func resizeAtPrompt() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("resized")
+        try client.expect("resized")
+        client.resize(columns: 160, rows: 40)
+        client.send(" window" + Key.enter)
+        try client.expect("\nRESIZED WINDOW\n")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("under TCP, a server killed and restarted on the same port: the next line reconnects and says so")
+    func tcpServerRestart() throws {
+        var server = try ServerUnderTest()
+        let port = server.port
+        let scratch = try InteractiveScratch()
+        let prompt = "tcp 127.0.0.1:\(port)> "
+        let client = try scratch.client(["--tcp", "127.0.0.1", "\(port)"], prompt: prompt)
+
+        client.send("before restart" + Key.enter)
+        try client.expect("\nBEFORE RESTART\n")
+        try client.expect(prompt)
+
+        _ = server.stop()
+        server = try ServerUnderTest(port: port)
+        defer { _ = server.stop() }
+
+        client.send("after restart" + Key.enter)
+        let reply = try client.expect(prompt)
+        #expect(reply.contains("reconnected"))
+        #expect(reply.contains("\nAFTER RESTART\n"))
+
+        client.send(Key.ctrlD)
+        try client.expect("2 sent, 2 received")
+        #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("a UDP line to a socket that never answers is reported lost")
+    func udpTimeoutIsLost() throws {
+        let silent = try SilentUDPSocket()
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(silent.port)> "
+        let client = try scratch.client(["--udp", "--timeout", "200ms", "127.0.0.1", "\(silent.port)"], prompt: prompt)
+
+        client.send("anyone there" + Key.enter)
+        try client.expect("lost")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        try client.expect("1 sent, 0 received")
+        try client.expect("100% loss")
+        // Some line was lost: exit status 1.
+        #expect(try client.waitForExit() == 1)
+    }
+}
+
+/// A bound UDP socket on 127.0.0.1 that never reads: datagrams to it are neither answered nor
+/// refused (no ICMP port unreachable), as with a server that has hung.
+final class SilentUDPSocket {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw HarnessError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
