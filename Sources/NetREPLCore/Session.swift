@@ -75,13 +75,18 @@ public final class Session {
 
     private var resolvedText: String { addresses.map(\.description).joined(separator: ", ") }
 
+    /// `localhost:12000 (127.0.0.1:12000)`, or just the address when that is what was given.
+    private var targetText: String {
+        resolvedText == configuration.target.description ? resolvedText : "\(configuration.target) (\(resolvedText))"
+    }
+
     /// Reads and handles lines until end of input, `:quit` or a terminating signal; prints the
     /// summary and returns the exit status.
     @discardableResult
     public func run() -> Int32 {
         let style = configuration.style
         if style.interactive {
-            presenter.info("netrepl: \(configuration.transport.rawValue) to \(configuration.target) (\(resolvedText)), timeout \(formatDuration(configuration.timeout)). :help lists commands, Ctrl-D quits.")
+            presenter.info("netrepl: \(configuration.transport.rawValue) to \(targetText), timeout \(formatDuration(configuration.timeout)). :help lists commands, Ctrl-D quits.")
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         for warning in history.takeWarnings() { presenter.warning(warning) }
@@ -154,10 +159,13 @@ public final class Session {
         }
     }
 
-    /// A command that could not be done: one line, and exit status 2 (a usage error).
+    /// A command that could not be done: one line, and — in a script, where nobody saw it —
+    /// exit status 2 (a usage error). A person's typo at the prompt does not decide the status.
     func fail(_ message: String) {
         presenter.error(message)
-        exitStatus = max(exitStatus, ExitStatus.usageOrConnection)
+        if !configuration.style.interactive {
+            exitStatus = max(exitStatus, ExitStatus.usageOrConnection)
+        }
     }
 
     private func record(_ line: String, outcome: Outcome, rtt: UInt64?) {
@@ -240,7 +248,7 @@ public final class Session {
         let words = arguments.split(whereSeparator: \.isWhitespace).map(String.init)
         guard (1...2).contains(words.count) else {
             if words.isEmpty {
-                presenter.info("sending to \(configuration.target) (\(resolvedText))")
+                presenter.info("sending to \(targetText)")
             } else {
                 fail("usage: :connect HOST [PORT]")
             }
@@ -265,7 +273,7 @@ public final class Session {
             tcp = nil
             addresses = resolved
             configuration.target = target
-            presenter.meta("now sending to \(target) (\(resolvedText))")
+            presenter.meta("now sending to \(targetText)")
         } catch {
             fail(error.description)
         }
@@ -342,7 +350,7 @@ public final class Session {
         if lines.isEmpty { presenter.info("no lines sent yet") }
         for line in lines { presenter.info(line) }
         let label = configuration.transport == .tcp ? "tcp (\(configuration.tcpMode.rawValue))" : "udp"
-        presenter.info("now: \(label) to \(configuration.target) (\(resolvedText)), timeout \(formatDuration(configuration.timeout))")
+        presenter.info("now: \(label) to \(targetText), timeout \(formatDuration(configuration.timeout))")
     }
 
     func helpCommand(_ arguments: String) {

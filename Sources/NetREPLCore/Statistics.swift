@@ -122,7 +122,7 @@ public struct SessionStatistics: Sendable {
             lines.append(stats.countsLine)
             if let rtt = stats.rttLine { lines.append(rtt) }
             if showPercentiles, let p = stats.percentileLine { lines.append(p) }
-            if showPercentiles, kind == .tcp, stats.connects > 0 { lines.append("\(stats.connects) connections opened") }
+            if showPercentiles, kind == .tcp, stats.connects > 0 { lines.append("tcp connections opened: \(stats.connects)") }
         }
         return lines
     }

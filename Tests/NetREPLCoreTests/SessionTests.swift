@@ -120,7 +120,7 @@ import Testing
         #expect(r.err.components(separatedBy: "tcp: connected").count == 2)
         #expect(!r.err.contains("reconnected"))
         #expect(r.err.contains(" ms · 4 B\n"))
-        #expect(r.err.contains("1 connections opened"))
+        #expect(r.err.contains("tcp connections opened: 1"))
         #expect(r.status == 0)
     }
 
