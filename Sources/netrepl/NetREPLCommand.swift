@@ -127,13 +127,16 @@ struct NetREPLCommand: ParsableCommand {
             }
         }
 
-        let (capacity, capacityWarning) = historyCapacity()
-        let history = HistoryStore(path: defaultHistoryPath(option: historyFile), capacity: capacity)
-        if let capacityWarning { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
-
         let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty
         let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
                                        raw: raw, json: json, quiet: quiet)
+
+        // History belongs to people typing: a script piping thousands of lines must not flood the
+        // recall list. A script that wants it says so with --history-file.
+        let (capacity, capacityWarning) = historyCapacity()
+        let keepHistory = style.interactive || historyFile != nil
+        let history = HistoryStore(path: keepHistory ? defaultHistoryPath(option: historyFile) : nil, capacity: capacity)
+        if let capacityWarning, keepHistory { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
         let source: LineSource
         var editor: ReadlineLineSource?
         if !lines.isEmpty {

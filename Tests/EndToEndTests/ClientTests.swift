@@ -273,7 +273,11 @@ private func unusedPort() throws -> Int {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
         let history = temporaryFile("state/history")
-        let first = try client(["127.0.0.1", String(server.port)], input: "remember me\n:nohist secret\n", history: history)
+        // A script keeps no history unless asked with --history-file.
+        let unasked = temporaryFile("history")
+        #expect(try client(["127.0.0.1", String(server.port)], input: "not kept\n", history: unasked).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: unasked))
+        let first = try client(["--history-file", history, "127.0.0.1", String(server.port)], input: "remember me\n:nohist secret\n")
         #expect(first.status == 0)
         var st = stat()
         #expect(stat(history, &st) == 0)
@@ -282,7 +286,7 @@ private func unusedPort() throws -> Int {
         #expect(text.contains("\tudp\t127.0.0.1:\(server.port)\tok\t"))
         #expect(text.hasSuffix("\tremember me\n"))
         #expect(!text.contains("secret"))
-        let second = try client(["127.0.0.1", String(server.port)], input: "!1\n:history\n", history: history)
+        let second = try client(["--history-file", history, "127.0.0.1", String(server.port)], input: "!1\n:history\n")
         #expect(second.status == 0)
         #expect(second.stdout == "REMEMBER ME\n")
         #expect(second.stderr.contains("remember me"))
