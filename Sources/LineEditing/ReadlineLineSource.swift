@@ -68,6 +68,10 @@ enum Readline {
     nonisolated(unsafe) private static var configured = false
     /// Set by the SIGWINCH handler, taken by the prompt loop.
     private static let windowChanged = Atomic<Bool>(false)
+    /// Set by the SIGTSTP handler (Ctrl-Z), installed only while a prompt is up.
+    private static let suspendRequested = Atomic<Bool>(false)
+    /// Set by the SIGCONT handler: the process really was stopped (and resumed).
+    private static let continued = Atomic<Bool>(false)
 
     /// How long one wait for a key lasts before looking at pending signals again. A signal
     /// normally interrupts the wait at once (EINTR); this bounds the delay when it was delivered
@@ -87,11 +91,11 @@ enum Readline {
         netrepl_rl_set_completion_append_character(Int32(UInt8(ascii: " ")))
         using_history()
 
-        let fd = fileno(netrepl_rl_instream())
-        var mode = termios()
-        if isatty(fd) == 1, tcgetattr(fd, &mode) == 0 { savedTerminal = mode }
-
-        installWindowChangeHandler()
+        windowChanged.store(false, ordering: .relaxed)  // initialised before any handler can run
+        suspendRequested.store(false, ordering: .relaxed)
+        continued.store(false, ordering: .relaxed)
+        setHandler(SIGWINCH) { _ in Readline.windowChanged.store(true, ordering: .relaxed) }
+        setHandler(SIGCONT) { _ in Readline.continued.store(true, ordering: .relaxed) }
         // A program that exits leaving the terminal raw leaves the user's shell raw too (shells
         // adopt the mode of a job that exits normally); deaths by signal the shell repairs itself.
         atexit { Readline.restoreTerminal() }
@@ -116,8 +120,13 @@ enum Readline {
             // A Ctrl-C typed while no prompt was up: the session saw it or chose not to.
         }
         netrepl_flush_stdout()
+        waitForForeground()
         if windowChanged.exchange(false, ordering: .relaxed) { rl_reset_screen_size() }
         received = nil
+        suspendRequested.store(false, ordering: .relaxed)
+        // Ctrl-Z is ours only while the terminal is raw; elsewhere its default action is right.
+        setHandler(SIGTSTP) { _ in Readline.suspendRequested.store(true, ordering: .relaxed) }
+        defer { setHandler(SIGTSTP, nil) }
         rl_callback_handler_install(prompt, lineHandler)
         handlerInstalled = true
 
@@ -125,6 +134,7 @@ enum Readline {
         var idleHangups = 0
         while true {
             if windowChanged.exchange(false, ordering: .relaxed) { rl_resize_terminal() }
+            if suspendRequested.exchange(false, ordering: .relaxed) { suspend() }
             if let signo = Signals.take() {
                 abandonLine(echoing: signo == SIGINT ? SIGINT : nil)
                 return signo == SIGINT ? .interrupted : .terminated(signal: signo)
@@ -188,6 +198,44 @@ enum Readline {
         netrepl_rl_write("\n")
     }
 
+    /// Ctrl-Z at the prompt as readline itself handles it: the terminal goes back to normal
+    /// before the process stops (the shell would otherwise resume it with its own, cooked modes,
+    /// and keys would echo twice), and is made raw again, with the prompt and line redrawn, after.
+    private static func suspend() {
+        rl_echo_signal_char(SIGTSTP)
+        rl_cleanup_after_signal()
+        continued.store(false, ordering: .relaxed)
+        setHandler(SIGTSTP, nil)
+        raise(SIGTSTP)  // stops here until `fg`; not at all in an orphaned process group
+        setHandler(SIGTSTP) { _ in Readline.suspendRequested.store(true, ordering: .relaxed) }
+        // After `fg` the shell has left the cursor on a fresh line; if nothing stopped us, only
+        // the ^Z follows the line.
+        if !continued.exchange(false, ordering: .relaxed) { netrepl_rl_write("\n") }
+        waitForForeground()
+        rl_reset_after_signal()
+        rl_forced_update_display()
+    }
+
+    /// Returns once this process owns the terminal. readline takes the terminal's modes when it
+    /// prepares it as the ones to restore later; in the background (`netrepl &`, or `bg` after
+    /// Ctrl-Z) those are the shell's raw modes, and taking them would leave echo off now and the
+    /// terminal raw at exit. So stop (SIGTTOU, as any background process touching the terminal
+    /// does) until `fg`. Also records the modes to restore at exit, the first time.
+    private static func waitForForeground() {
+        let fd = fileno(netrepl_rl_instream())
+        guard isatty(fd) == 1 else { return }
+        while true {
+            let foreground = tcgetpgrp(fd)
+            if foreground <= 0 || foreground == getpgrp() { break }
+            continued.store(false, ordering: .relaxed)
+            raise(SIGTTOU)
+            // Not stopped: SIGTTOU ignored, or an orphaned process group. Go on as we can.
+            if !continued.load(ordering: .relaxed) { break }
+        }
+        var mode = termios()
+        if savedTerminal == nil, tcgetattr(fd, &mode) == 0 { savedTerminal = mode }
+    }
+
     static func restoreTerminal() {
         if handlerInstalled {
             rl_callback_handler_remove()
@@ -205,18 +253,19 @@ enum Readline {
         }
     }
 
-    private static func installWindowChangeHandler() {
-        windowChanged.store(false, ordering: .relaxed)  // initialised before any handler can run
+    /// Installs `handler` for `signo` (nil: the default action). SA_RESTART spares every other
+    /// blocking call in the process; poll(2), which the prompt loop waits in, returns EINTR
+    /// regardless.
+    private static func setHandler(_ signo: Int32, _ handler: (@convention(c) (Int32) -> Void)?) {
         var action = sigaction()
         #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in Readline.windowChanged.store(true, ordering: .relaxed) }
+        action.__sigaction_handler.sa_handler = handler ?? SIG_DFL
         #else
-        action.__sigaction_u.__sa_handler = { _ in Readline.windowChanged.store(true, ordering: .relaxed) }
+        action.__sigaction_u.__sa_handler = handler ?? SIG_DFL
         #endif
         sigemptyset(&action.sa_mask)
-        // poll(2) returns EINTR regardless; SA_RESTART spares every other blocking call.
         action.sa_flags = SA_RESTART
-        sigaction(SIGWINCH, &action, nil)
+        sigaction(signo, &action, nil)
     }
 
     // MARK: Completion

@@ -244,6 +244,29 @@ struct InteractiveTests {
         #expect(!client.transcript.contains("NOT SENT"))
     }
 
+    @Test("Ctrl-Z at the prompt gives the terminal back and takes it again with the line redrawn")
+    func ctrlZAtPrompt() throws {
+        // No shell here to stop and resume it (its process group is orphaned, so the stop is
+        // discarded): what is checked is the way back, the line kept and editing still working.
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+
+        client.send("kept")
+        try client.expect("kept")
+        client.send("\u{1A}")
+        try client.expect("^Z\n" + prompt + "kept")
+        #expect(try client.localModes() & cooked == 0)
+        client.send(" line" + Key.enter)
+        try client.expect("\nKEPT LINE\n")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+        #expect(try client.localModes() & cooked == cooked)
+    }
+
     @Test("a window resize at the prompt leaves editing working")
     func resizeAtPrompt() throws {
         let server = try ServerUnderTest()
