@@ -92,7 +92,7 @@ public enum CommandTable {
         var best: (name: String, distance: Int)?
         for command in all {
             let d = editDistance(word.lowercased(), command.name)
-            if best == nil || d < best!.distance { best = (command.name, d) }
+            if d < best?.distance ?? .max { best = (command.name, d) }
         }
         return best?.name
     }

@@ -10,10 +10,13 @@ import Darwin
 /// Where text goes: a file descriptor, or a buffer in tests.
 public protocol OutputSink: AnyObject {
     func write(_ bytes: [UInt8])
+    /// True once the reader has gone (EPIPE): a script piped into `head` must stop us.
+    var isClosed: Bool { get }
 }
 
 extension OutputSink {
     func write(_ text: String) { write(Array(text.utf8)) }
+    public var isClosed: Bool { false }
 }
 
 /// Unbuffered output to a file descriptor: each call is one write, so stdout and stderr lines
@@ -28,6 +31,8 @@ public final class FileDescriptorSink: OutputSink {
         guard !failed, !bytes.isEmpty else { return }
         if writeAll(fd, bytes) != nil { failed = true }
     }
+
+    public var isClosed: Bool { failed }
 }
 
 /// Collects output in memory (tests).

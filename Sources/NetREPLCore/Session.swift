@@ -90,7 +90,7 @@ public final class Session {
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         for warning in history.takeWarnings() { presenter.warning(warning) }
-        loop: while !quitting && endedBy == nil {
+        loop: while !quitting && endedBy == nil && !presenter.out.isClosed {
             switch source.readLine(prompt: prompt) {
             case .line(let line):
                 handle(line, typed: true)
@@ -102,6 +102,9 @@ public final class Session {
                 endedBy = sig
             }
         }
+        // Close before the caller stops an embedded server, which would otherwise wait for us.
+        udp?.close()
+        tcp?.close()
         finish()
         return exitStatus
     }
