@@ -82,21 +82,10 @@ static inline void netrepl_flush_stdout(void) {
     fflush(stderr);
 }
 
-// In-memory history (the recall list for Up-arrow and Ctrl-R).
-static inline int netrepl_history_length(void) {
-    return history_length;
-}
-
-// The most recent entry's line (owned by readline), or NULL when the history is empty.
+// In-memory history (the recall list for Up-arrow and Ctrl-R): the most recent entry's line (owned by readline), or NULL when the history is empty.
 static inline const char *netrepl_history_last_line(void) {
     if (history_length <= 0) return NULL;
     HIST_ENTRY *entry = history_get(history_base + history_length - 1);
-    return entry != NULL ? entry->line : NULL;
-}
-
-// The line at `offset` (0 = oldest; owned by readline), or NULL.
-static inline const char *netrepl_history_line_at(int offset) {
-    HIST_ENTRY *entry = history_get(history_base + offset);
     return entry != NULL ? entry->line : NULL;
 }
 

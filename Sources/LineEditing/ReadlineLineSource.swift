@@ -84,7 +84,7 @@ enum Readline {
         guard !configured else { return }
         configured = true
         // readline's own handlers would act on its schedule, not ours: the loop below handles
-        // SIGINT, SIGTERM and SIGHUP (through Signals) and SIGWINCH (through windowChanged).
+        // SIGINT, SIGTERM and SIGHUP (through Signals), SIGWINCH and SIGTSTP (flags set here).
         netrepl_rl_set_signal_handling(0, 0)
         netrepl_rl_set_change_environment(0)
         netrepl_rl_set_attempted_completion_function(attemptCompletion)
@@ -107,13 +107,6 @@ enum Readline {
         add_history(line)
     }
 
-    /// The lines in the recall list, oldest first.
-    static var history: [String] {
-        (0..<netrepl_history_length()).compactMap { offset in
-            netrepl_history_line_at(offset).map { String(cString: $0) }
-        }
-    }
-
     static func readLine(prompt: String) -> LineInput {
         if let signo = Signals.take() {
             if signo != SIGINT { return .terminated(signal: signo) }
@@ -125,8 +118,10 @@ enum Readline {
         received = nil
         suspendRequested.store(false, ordering: .relaxed)
         // Ctrl-Z is ours only while the terminal is raw; elsewhere its default action is right.
-        setHandler(SIGTSTP) { _ in Readline.suspendRequested.store(true, ordering: .relaxed) }
-        defer { setHandler(SIGTSTP, nil) }
+        // Where it is ignored (started without job control), it stays ignored.
+        let suspendBefore = setHandler(SIGTSTP, suspendHandler)
+        if suspendBefore.isIgnored { restoreHandler(SIGTSTP, suspendBefore) }
+        defer { restoreHandler(SIGTSTP, suspendBefore) }
         rl_callback_handler_install(prompt, lineHandler)
         handlerInstalled = true
 
@@ -207,7 +202,7 @@ enum Readline {
         continued.store(false, ordering: .relaxed)
         setHandler(SIGTSTP, nil)
         raise(SIGTSTP)  // stops here until `fg`; not at all in an orphaned process group
-        setHandler(SIGTSTP) { _ in Readline.suspendRequested.store(true, ordering: .relaxed) }
+        setHandler(SIGTSTP, suspendHandler)
         // After `fg` the shell has left the cursor on a fresh line; if nothing stopped us, only
         // the ^Z follows the line.
         if !continued.exchange(false, ordering: .relaxed) { netrepl_rl_write("\n") }
@@ -253,10 +248,28 @@ enum Readline {
         }
     }
 
-    /// Installs `handler` for `signo` (nil: the default action). SA_RESTART spares every other
-    /// blocking call in the process; poll(2), which the prompt loop waits in, returns EINTR
-    /// regardless.
-    private static func setHandler(_ signo: Int32, _ handler: (@convention(c) (Int32) -> Void)?) {
+    private static let suspendHandler: @convention(c) (Int32) -> Void = { _ in
+        Readline.suspendRequested.store(true, ordering: .relaxed)
+    }
+
+    /// A signal's disposition as it was before `setHandler`, to put back.
+    struct PreviousHandler {
+        var action = sigaction()
+        var isIgnored: Bool {
+            #if canImport(Glibc)
+            let handler = action.__sigaction_handler.sa_handler
+            #else
+            let handler = action.__sigaction_u.__sa_handler
+            #endif
+            return handler.map { unsafeBitCast($0, to: Int.self) } == unsafeBitCast(SIG_IGN, to: Int.self)
+        }
+    }
+
+    /// Installs `handler` for `signo` (nil: the default action) and returns what was there.
+    /// SA_RESTART spares every other blocking call in the process; poll(2), which the prompt
+    /// loop waits in, returns EINTR regardless.
+    @discardableResult
+    private static func setHandler(_ signo: Int32, _ handler: (@convention(c) (Int32) -> Void)?) -> PreviousHandler {
         var action = sigaction()
         #if canImport(Glibc)
         action.__sigaction_handler.sa_handler = handler ?? SIG_DFL
@@ -265,6 +278,13 @@ enum Readline {
         #endif
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
+        var previous = PreviousHandler()
+        sigaction(signo, &action, &previous.action)
+        return previous
+    }
+
+    private static func restoreHandler(_ signo: Int32, _ previous: PreviousHandler) {
+        var action = previous.action
         sigaction(signo, &action, nil)
     }
 
