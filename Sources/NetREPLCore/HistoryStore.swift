@@ -300,7 +300,7 @@ public final class HistoryStore {
         for _ in 0..<8 {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return errnoText(errno) }
-            defer { Glibc.close(fd) }
+            defer { closeDescriptor(fd) }
             while flock(fd, LOCK_SH) != 0 {
                 if errno != EINTR { return errnoText(errno) }
             }
@@ -320,7 +320,7 @@ public final class HistoryStore {
         guard let path, writable else { return }
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return }
-        defer { Glibc.close(fd) }
+        defer { closeDescriptor(fd) }
         while flock(fd, LOCK_EX) != 0 {
             if errno != EINTR { return }
         }
@@ -334,7 +334,7 @@ public final class HistoryStore {
         let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0 else { return }
         let failed = writeAll(out, bytes) != nil || fsync(out) != 0
-        Glibc.close(out)
+        closeDescriptor(out)
         if failed || rename(temporary, path) != 0 {
             unlink(temporary)
             return
@@ -367,7 +367,7 @@ public final class HistoryStore {
     private func readWholeFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
+        defer { closeDescriptor(fd) }
         return readAll(fd: fd)
     }
 

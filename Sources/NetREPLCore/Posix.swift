@@ -93,3 +93,8 @@ public func environment(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }
     return String(cString: value)
 }
+
+/// close(2), callable from types that have a `close()` method of their own.
+func closeDescriptor(_ fd: Int32) {
+    _ = close(fd)
+}

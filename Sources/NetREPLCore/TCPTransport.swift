@@ -33,7 +33,7 @@ final class TCPTransport: Transport {
     var isConnected: Bool { fd >= 0 }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { closeDescriptor(fd) }
         fd = -1
         leftover = []
     }
@@ -69,7 +69,7 @@ final class TCPTransport: Transport {
                 case .timedOut:
                     err = ETIMEDOUT
                 case .signal(let sig):
-                    Glibc.close(s)
+                    closeDescriptor(s)
                     return .failure(.failed(message: "interrupted while connecting to tcp \(address)", interruptedBy: sig))
                 case .failed(let e):
                     err = e
@@ -79,7 +79,7 @@ final class TCPTransport: Transport {
             if err == 0 {
                 return .success((s, address, finished &- started))
             }
-            Glibc.close(s)
+            closeDescriptor(s)
             switch err {
             case ECONNREFUSED:
                 lastError = "nothing listening on tcp \(address); start netrepl-server there, or :connect to another host or port"

@@ -63,7 +63,7 @@ final class UDPTransport: Transport {
     var currentPeer: String { addresses.indices.contains(addressIndex) ? addresses[addressIndex].description : "?" }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { closeDescriptor(fd) }
         fd = -1
     }
 
@@ -78,7 +78,7 @@ final class UDPTransport: Transport {
         let rc = address.withSockaddr { connect(s, $0, $1) }
         if rc != 0 {
             let e = errno
-            Glibc.close(s)
+            closeDescriptor(s)
             return (e, "cannot reach udp \(address): \(errnoText(e))")
         }
         fd = s
