@@ -38,7 +38,7 @@ public enum PromptMarkup {
     /// The index just past the escape sequence starting at `start` (which holds ESC).
     /// CSI (`ESC [` parameters, intermediates, one final byte) and OSC (`ESC ]` up to BEL or
     /// `ESC \`) are understood; any other escape is ESC plus one character.
-    static func escapeSequenceEnd(_ s: [Unicode.Scalar], from start: Int) -> Int {
+    public static func escapeSequenceEnd(_ s: [Unicode.Scalar], from start: Int) -> Int {
         var i = start + 1
         guard i < s.count else { return i }
         switch s[i] {

@@ -2,7 +2,7 @@
 // harness's own reading of terminal output.
 
 import Testing
-@testable import LineEditing
+import LineEditing
 
 @Suite("readline prompt markup")
 struct InteractivePromptMarkupTests {

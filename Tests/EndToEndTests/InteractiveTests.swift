@@ -21,7 +21,7 @@ final class InteractiveScratch {
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-    /// Starts `netrepl ARGUMENTS` in a pty and waits for the first prompt, `expectPrompt`.
+    /// Starts `netrepl ARGUMENTS` in a pty and waits for its first prompt, `prompt`.
     func client(_ arguments: [String], prompt: String, extraEnvironment: [String: String] = [:]) throws -> PTYProcess {
         let env = PTYProcess.isolatedEnvironment(home: directory, historyFile: historyFile, extra: extraEnvironment)
         let process = try PTYProcess(Built.client, arguments, environment: env)
@@ -30,22 +30,45 @@ final class InteractiveScratch {
     }
 }
 
+/// One test's world: a server on a free port, a private HOME and history file, and netrepl in a
+/// pty at its first prompt. The server stops when this goes.
+final class InteractiveSession {
+    var server: ServerUnderTest
+    let scratch: InteractiveScratch
+    let port: Int
+    let arguments: [String]
+    let client: PTYProcess
+
+    init(_ transport: String = "--udp") throws {
+        server = try ServerUnderTest()
+        port = server.port
+        scratch = try InteractiveScratch()
+        arguments = [transport, "127.0.0.1", "\(port)"]
+        client = try scratch.client(arguments, prompt: "\(transport.dropFirst(2)) 127.0.0.1:\(port)> ")
+    }
+
+    deinit { _ = server.stop() }
+
+    /// The prompt while sending over `transport`.
+    func prompt(_ transport: String = "udp") -> String { "\(transport) 127.0.0.1:\(port)> " }
+
+    /// The round-trip line's start for `transport`.
+    func rtt(_ transport: String = "udp") -> String { "\(transport) 127.0.0.1:\(port) ·" }
+}
+
 private let cooked = tcflag_t(ICANON | ECHO)
 
 @Suite("netrepl in a pseudo-terminal")
 struct InteractiveTests {
     @Test("a typed line gets its uppercase reply and a round-trip line; Ctrl-D prints the summary")
     func lineReplyAndSummary() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send("hello world" + Key.enter)
         try client.expect("\nHELLO WORLD\n")
-        let rtt = try client.expect(prompt)
-        #expect(rtt.contains("udp 127.0.0.1:\(server.port)"))
+        let rtt = try client.expect(session.prompt())
+        #expect(rtt.contains(session.rtt()))
         #expect(rtt.contains(" ms"))
 
         client.send(Key.ctrlD)
@@ -56,26 +79,22 @@ struct InteractiveTests {
 
     @Test(":tcp then :udp switch the transport, and the prompt says so")
     func switchTransports() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let udpPrompt = "udp 127.0.0.1:\(server.port)> "
-        let tcpPrompt = "tcp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: udpPrompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send(":tcp" + Key.enter)
-        try client.expect(tcpPrompt)
+        try client.expect(session.prompt("tcp"))
         client.send("over tcp" + Key.enter)
         try client.expect("\nOVER TCP\n")
-        try client.expect("tcp 127.0.0.1:\(server.port) ·")
-        try client.expect(tcpPrompt)
+        try client.expect(session.rtt("tcp"))
+        try client.expect(session.prompt("tcp"))
 
         client.send(":udp" + Key.enter)
-        try client.expect(udpPrompt)
+        try client.expect(session.prompt())
         client.send("back on udp" + Key.enter)
         try client.expect("\nBACK ON UDP\n")
-        try client.expect("udp 127.0.0.1:\(server.port) ·")
-        try client.expect(udpPrompt)
+        try client.expect(session.rtt())
+        try client.expect(session.prompt())
 
         client.send(Key.ctrlD)
         try client.expect("tcp statistics")
@@ -84,23 +103,18 @@ struct InteractiveTests {
 
     @Test("Up-arrow recalls earlier lines of the same session")
     func upArrowWithinSession() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
-        client.send("first line" + Key.enter)
-        try client.expect("\nFIRST LINE\n")
-        try client.expect(prompt)
-        client.send("second line" + Key.enter)
-        try client.expect("\nSECOND LINE\n")
-        try client.expect(prompt)
-
+        for line in ["first line", "second line"] {
+            client.send(line + Key.enter)
+            try client.expect("\n" + line.uppercased() + "\n")
+            try client.expect(session.prompt())
+        }
         client.send(Key.up + Key.up + Key.enter)
         let reply = try client.expect("\nFIRST LINE\n")
         #expect(!reply.contains("SECOND LINE"))
-        try client.expect(prompt)
+        try client.expect(session.prompt())
 
         client.send(Key.ctrlD)
         #expect(try client.waitForExit() == 0)
@@ -108,41 +122,31 @@ struct InteractiveTests {
 
     @Test("Up-arrow recalls a line typed before a restart (same history file)")
     func upArrowAfterRestart() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let arguments = ["--udp", "127.0.0.1", "\(server.port)"]
+        let session = try InteractiveSession()
+        let first = session.client
+        first.send("remember me" + Key.enter)
+        try first.expect("\nREMEMBER ME\n")
+        try first.expect(session.prompt())
+        first.send(Key.ctrlD)
+        #expect(try first.waitForExit() == 0)
 
-        do {
-            let first = try scratch.client(arguments, prompt: prompt)
-            first.send("remember me" + Key.enter)
-            try first.expect("\nREMEMBER ME\n")
-            try first.expect(prompt)
-            first.send(Key.ctrlD)
-            #expect(try first.waitForExit() == 0)
-        }
-
-        let second = try scratch.client(arguments, prompt: prompt)
+        let second = try session.scratch.client(session.arguments, prompt: session.prompt())
         second.send(Key.up + Key.enter)
         try second.expect("\nREMEMBER ME\n")
-        try second.expect(prompt)
+        try second.expect(session.prompt())
         second.send(Key.ctrlD)
         #expect(try second.waitForExit() == 0)
     }
 
     @Test("Ctrl-R searches earlier lines backwards")
     func reverseSearch() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         for line in ["alpha one", "beta two", "gamma three"] {
             client.send(line + Key.enter)
             try client.expect("\n" + line.uppercased() + "\n")
-            try client.expect(prompt)
+            try client.expect(session.prompt())
         }
         client.send(Key.ctrlR)
         try client.expect("reverse-i-search")
@@ -152,7 +156,7 @@ struct InteractiveTests {
         client.send(Key.enter)
         let reply = try client.expect("\nBETA TWO\n")
         #expect(!reply.contains("GAMMA THREE"))
-        try client.expect(prompt)
+        try client.expect(session.prompt())
 
         client.send(Key.ctrlD)
         #expect(try client.waitForExit() == 0)
@@ -160,41 +164,36 @@ struct InteractiveTests {
 
     @Test("Tab completes : commands and lists the candidates")
     func tabCompletion() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: "udp 127.0.0.1:\(server.port)> ")
+        let session = try InteractiveSession()
+        let client = session.client
 
         // One candidate: completed in place, so Enter runs :tcp.
         client.send(":tc" + Key.tab)
         try client.expect(":tcp")
         client.send(Key.enter)
-        try client.expect("tcp 127.0.0.1:\(server.port)> ")
+        try client.expect(session.prompt("tcp"))
 
         // Several: a second Tab lists them (no file names among them).
         client.send(":" + Key.tab + Key.tab)
         let listing = try client.expect(":udp")
         #expect(listing.contains(":help"))
         #expect(listing.contains(":quit"))
-        try client.expect("tcp 127.0.0.1:\(server.port)> :")
+        try client.expect(session.prompt("tcp") + ":")
         client.send(Key.ctrlU + Key.ctrlD)
         #expect(try client.waitForExit() == 0)
     }
 
     @Test("Ctrl-C discards a half-typed line and re-prompts; the next line still works")
     func ctrlCClearsLine() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send("half typed")
         try client.expect("half typed")  // echoed: readline has it, so Ctrl-C is not a flush of unread input
         client.send(Key.ctrlC)
-        try client.expect("^C\n" + prompt)
+        try client.expect("^C\n" + session.prompt())
         client.send("whole" + Key.enter)
-        let reply = try client.expect(prompt)
+        let reply = try client.expect(session.prompt())
         #expect(reply.contains("\nWHOLE\n"))
         #expect(!reply.contains("HALF"))
 
@@ -205,17 +204,14 @@ struct InteractiveTests {
 
     @Test("the terminal is raw at the prompt and back to normal after Ctrl-D")
     func terminalRestoredAfterCtrlD() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         // readline prepares the terminal before it shows the prompt.
         #expect(try client.localModes() & cooked == 0)
         client.send("ping" + Key.enter)
         try client.expect("\nPING\n")
-        try client.expect(prompt)
+        try client.expect(session.prompt())
         client.send(Key.ctrlD)
         try client.expect("1 sent, 1 received")
         #expect(try client.waitForExit() == 0)
@@ -225,15 +221,12 @@ struct InteractiveTests {
     @Test("SIGTERM or SIGHUP at the prompt ends the session with the summary and a sane terminal",
           arguments: [SIGTERM, SIGHUP])
     func signalAtPrompt(signo: Int32) throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send("before" + Key.enter)
         try client.expect("\nBEFORE\n")
-        try client.expect(prompt)
+        try client.expect(session.prompt())
         client.send("not sent")
         try client.expect("not sent")
         client.signal(signo)
@@ -248,20 +241,17 @@ struct InteractiveTests {
     func ctrlZAtPrompt() throws {
         // No shell here to stop and resume it (its process group is orphaned, so the stop is
         // discarded): what is checked is the way back, the line kept and editing still working.
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send("kept")
         try client.expect("kept")
         client.send("\u{1A}")
-        try client.expect("^Z\n" + prompt + "kept")
+        try client.expect("^Z\n" + session.prompt() + "kept")
         #expect(try client.localModes() & cooked == 0)
         client.send(" line" + Key.enter)
         try client.expect("\nKEPT LINE\n")
-        try client.expect(prompt)
+        try client.expect(session.prompt())
         client.send(Key.ctrlD)
         #expect(try client.waitForExit() == 0)
         #expect(try client.localModes() & cooked == cooked)
@@ -269,40 +259,33 @@ struct InteractiveTests {
 
     @Test("a window resize at the prompt leaves editing working")
     func resizeAtPrompt() throws {
-        let server = try ServerUnderTest()
-        defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        let session = try InteractiveSession()
+        let client = session.client
 
         client.send("resized")
         try client.expect("resized")
         client.resize(columns: 160, rows: 40)
         client.send(" window" + Key.enter)
         try client.expect("\nRESIZED WINDOW\n")
-        try client.expect(prompt)
+        try client.expect(session.prompt())
         client.send(Key.ctrlD)
         #expect(try client.waitForExit() == 0)
     }
 
     @Test("under TCP, a server killed and restarted on the same port: the next line reconnects and says so")
     func tcpServerRestart() throws {
-        var server = try ServerUnderTest()
-        let port = server.port
-        let scratch = try InteractiveScratch()
-        let prompt = "tcp 127.0.0.1:\(port)> "
-        let client = try scratch.client(["--tcp", "127.0.0.1", "\(port)"], prompt: prompt)
+        let session = try InteractiveSession("--tcp")
+        let client = session.client
 
         client.send("before restart" + Key.enter)
         try client.expect("\nBEFORE RESTART\n")
-        try client.expect(prompt)
+        try client.expect(session.prompt("tcp"))
 
-        _ = server.stop()
-        server = try ServerUnderTest(port: port)
-        defer { _ = server.stop() }
+        _ = session.server.stop()
+        session.server = try ServerUnderTest(port: session.port)
 
         client.send("after restart" + Key.enter)
-        let reply = try client.expect(prompt)
+        let reply = try client.expect(session.prompt("tcp"))
         #expect(reply.contains("reconnected"))
         #expect(reply.contains("\nAFTER RESTART\n"))
 

@@ -2,6 +2,7 @@
 // keys into it and waits for text in what it prints, so readline is exercised as a person uses it.
 
 import Foundation
+import LineEditing
 import Testing
 
 #if canImport(Glibc)
@@ -255,7 +256,8 @@ enum TerminalText {
             let c = scalars[i]
             switch c {
             case "\u{1B}":
-                i = escapeEnd(scalars, i)
+                // The same reading of escapes as the prompt markup's; an incomplete one runs to the end.
+                i = PromptMarkup.escapeSequenceEnd(scalars, from: i)
             case "\r", "\u{08}", "\u{07}", "\u{01}", "\u{02}":
                 i += 1
             default:
@@ -264,27 +266,5 @@ enum TerminalText {
             }
         }
         return String(out)
-    }
-
-    /// The index after the escape sequence at `start`; the end of input if it is incomplete.
-    private static func escapeEnd(_ s: [Unicode.Scalar], _ start: Int) -> Int {
-        var i = start + 1
-        guard i < s.count else { return i }
-        switch s[i] {
-        case "[":
-            i += 1
-            while i < s.count, (0x20...0x3F).contains(s[i].value) { i += 1 }
-            return min(i + 1, s.count)
-        case "]":
-            i += 1
-            while i < s.count {
-                if s[i] == "\u{07}" { return i + 1 }
-                if s[i] == "\u{1B}" { return min(i + 2, s.count) }
-                i += 1
-            }
-            return i
-        default:
-            return i + 1
-        }
     }
 }
