@@ -22,6 +22,9 @@ public final class PipedLineSource: LineSource {
     /// not UTF-8 are replaced by U+FFFD. A signal while waiting for input ends the session: no
     /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
     public func readLine(prompt: String) -> LineInput {
+        // Checked before every line, not only before a read: lines already buffered must not
+        // keep a terminated session sending.
+        if let sig = Signals.take() { return .terminated(signal: sig) }
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffer[start..<newline], as: UTF8.self)
