@@ -101,6 +101,29 @@ struct InteractiveTests {
         #expect(try client.waitForExit() == 0)
     }
 
+    @Test("emacs editing keys: Ctrl-A, Ctrl-E, Ctrl-K, Ctrl-W, Ctrl-U")
+    func editingKeys() throws {
+        let session = try InteractiveSession()
+        let client = session.client
+
+        // Ctrl-A to the start, insert, Ctrl-E to the end, append.
+        client.send("middle\u{01}start \u{05} end" + Key.enter)
+        try client.expect("\nSTART MIDDLE END\n")
+        try client.expect(session.prompt())
+        // Ctrl-W removes the word before the cursor; Ctrl-K the rest of the line.
+        client.send("one two three\u{17}four" + "\u{01}\u{06}\u{06}\u{06}\u{06}\u{0B}" + Key.enter)
+        try client.expect("\nONE \n")
+        try client.expect(session.prompt())
+        // Ctrl-U discards everything before the cursor.
+        client.send("gone\u{15}kept" + Key.enter)
+        try client.expect("\nKEPT\n")
+        try client.expect(session.prompt())
+
+        client.send(Key.ctrlD)
+        try client.expect("3 sent, 3 received")
+        #expect(try client.waitForExit() == 0)
+    }
+
     @Test("Up-arrow recalls earlier lines of the same session")
     func upArrowWithinSession() throws {
         let session = try InteractiveSession()
