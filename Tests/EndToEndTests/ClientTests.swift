@@ -95,11 +95,18 @@ private final class PythonPeer {
 
 /// A port with nothing listening on it (bound by the kernel's choice, then released).
 private func unusedPort() throws -> Int {
+    // Free for both protocols: a UDP port whose TCP twin is free too (retry when it is not).
     let r = try python("""
         import socket
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); p = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(('127.0.0.1', p))
-        print(p)
+        for _ in range(100):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); p = u.getsockname()[1]
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                t.bind(('127.0.0.1', p))
+            except OSError:
+                continue
+            print(p)
+            break
         """)
     guard let p = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw HarnessError("no port: \(r.stderr)") }
     return p
