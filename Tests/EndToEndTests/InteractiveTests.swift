@@ -124,6 +124,33 @@ struct InteractiveTests {
         #expect(try client.waitForExit() == 0)
     }
 
+    @Test("an inputrc section `$if netrepl` applies (readline knows the program's name)")
+    func inputrcConditional() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let inputrc = scratch.directory + "/inputrc"
+        try """
+            $if netrepl
+            "\\C-t": "from inputrc"
+            $endif
+            $if otherprogram
+            "\\C-t": "wrong section"
+            $endif
+
+            """.write(toFile: inputrc, atomically: true, encoding: .utf8)
+        let prompt = "udp 127.0.0.1:\(server.port)> "
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt,
+                                        extraEnvironment: ["INPUTRC": inputrc])
+
+        // Ctrl-T: bound in the netrepl section, and bound otherwise in a later section that must not apply.
+        client.send("\u{14}" + Key.enter)
+        try client.expect("\nFROM INPUTRC\n")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+    }
+
     @Test("Up-arrow recalls earlier lines of the same session")
     func upArrowWithinSession() throws {
         let session = try InteractiveSession()
