@@ -92,6 +92,7 @@ struct NetREPLCommand: ParsableCommand {
         }
         if serve {
             if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
+            if ipv6Only { throw ValidationError("--serve listens on 127.0.0.1, an IPv4 address; drop -6") }
             if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 0 (any free port) to 65535") }
         } else {
             if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 1 to 65535") }

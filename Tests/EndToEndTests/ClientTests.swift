@@ -215,7 +215,7 @@ private func unusedPort() throws -> Int {
 
     @Test func usageErrorsAreExit2() throws {
         for args in [["--udp", "--tcp"], ["--timeout", "soon"], ["-4", "-6"], ["--udp", "--per-line"], ["--bogus"],
-                     ["localhost", "70000"], ["--serve", "somehost"]] {
+                     ["localhost", "70000"], ["--serve", "somehost"], ["--serve", "-6"]] {
             let r = try client(args)
             #expect(r.status == 2, "\(args)")
             #expect(r.stdout == "")
