@@ -287,6 +287,21 @@ struct InteractiveTests {
         #expect(!client.transcript.contains("NOT SENT"))
     }
 
+    @Test("the terminal going away at the prompt (window closed) ends the session, no spinning")
+    func hangUpAtPrompt() throws {
+        let session = try InteractiveSession()
+        let client = session.client
+
+        client.send("before" + Key.enter)
+        try client.expect("\nBEFORE\n")
+        try client.expect(session.prompt())
+        client.send("half")
+        try client.expect("half")
+        client.hangUp()
+        let status = try client.waitForExit()
+        #expect(status < 128, "killed by signal \(status - 128) instead of exiting")
+    }
+
     @Test("Ctrl-Z at the prompt gives the terminal back and takes it again with the line redrawn")
     func ctrlZAtPrompt() throws {
         // No shell here to stop and resume it (its process group is orphaned, so the stop is

@@ -25,7 +25,7 @@ enum Key {
 /// it as they would from a terminal emulator. Not thread-safe: one test drives one session.
 final class PTYProcess {
     let pid: pid_t
-    private let master: Int32
+    private var master: Int32
     /// Kept open so the pty's modes can be read after the child exits (and reads of the master
     /// never fail with EIO while output is still wanted).
     private let slave: Int32
@@ -80,7 +80,7 @@ final class PTYProcess {
             var status: Int32 = 0
             _ = waitpid(pid, &status, 0)
         }
-        close(master)
+        if master >= 0 { close(master) }
         close(slave)
     }
 
@@ -101,6 +101,14 @@ final class PTYProcess {
 
     func signal(_ signo: Int32) {
         kill(pid, signo)
+    }
+
+    /// Closes our side of the pty, as a terminal emulator does when its window is closed: the
+    /// kernel hangs up the terminal and sends SIGHUP to the child. Output is no longer read.
+    func hangUp() {
+        guard master >= 0 else { return }
+        close(master)
+        master = -1
     }
 
     /// Changes the window size; the kernel sends SIGWINCH to the child.
@@ -173,6 +181,10 @@ final class PTYProcess {
     /// Reads what is available within `milliseconds`; true if anything was read.
     @discardableResult
     private func pump(milliseconds: Int32) -> Bool {
+        guard master >= 0 else {
+            usleep(useconds_t(milliseconds) * 1000)
+            return false
+        }
         var fds = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
         guard poll(&fds, 1, milliseconds) > 0, fds.revents & Int16(POLLIN) != 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 4096)
