@@ -129,10 +129,17 @@ final class Presenter {
             out.write(replyText(exchange.reply ?? []) + [UInt8(ascii: "\n")])
             meta(rttLine(exchange))
         case .lost:
-            error("lost: " + (exchange.error ?? "no reply"))
+            // Named, because in a script many lines may be lost and stdout shows none of them.
+            error("lost \"\(excerpt(exchange.line))\": " + (exchange.error ?? "no reply"))
         default:
             error(exchange.error ?? "the exchange failed")
         }
+    }
+
+    /// The line as it may be quoted in a message: escaped on a terminal, at most 60 characters.
+    func excerpt(_ line: String) -> String {
+        let shown = style.escapeReplies ? Sanitizer.escape(Array(line.utf8)) : line
+        return shown.count > 60 ? String(shown.prefix(59)) + "…" : shown
     }
 
     /// `udp 127.0.0.1:12000 · 0.084 ms · 11 B`
@@ -168,8 +175,7 @@ final class Presenter {
             if late.duplicate {
                 meta("duplicate reply (ignored): \(shown)")
             } else if let line = late.line {
-                let quoted = style.escapeReplies ? Sanitizer.escape(Array(line.utf8)) : line
-                meta("late reply to \"\(quoted)\"\(rtt) (not the reply to this line): \(shown)")
+                meta("late reply to \"\(excerpt(line))\"\(rtt) (not the reply to this line): \(shown)")
             } else {
                 meta("unexpected data from the server (not the reply to this line): \(shown)")
             }

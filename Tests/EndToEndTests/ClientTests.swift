@@ -189,7 +189,7 @@ private func unusedPort() throws -> Int {
         let r = try client(["--timeout", "200ms", "127.0.0.1", String(peer.port)], input: "anyone there\nstill?\n")
         #expect(r.status == 1)
         #expect(r.stdout == "")
-        #expect(r.stderr.contains("netrepl: lost: no reply from udp 127.0.0.1:\(peer.port) within 200 ms"))
+        #expect(r.stderr.contains("netrepl: lost \"anyone there\": no reply from udp 127.0.0.1:\(peer.port) within 200 ms"))
         #expect(r.stderr.contains("2 sent, 0 received, 2 lost, 100% loss"))
     }
 

@@ -39,7 +39,7 @@ import Testing
         defer { peer.stop() }
         let r = try runSession(["anyone?"], port: peer.port, timeout: 100_000_000)
         #expect(r.out == "")
-        #expect(r.err.contains("netrepl: lost: no reply from udp 127.0.0.1:\(peer.port) within 100 ms"))
+        #expect(r.err.contains("netrepl: lost \"anyone?\": no reply from udp 127.0.0.1:\(peer.port) within 100 ms"))
         #expect(r.err.contains("1 sent, 0 received, 1 lost, 100% loss"))
         #expect(r.status == 1)
     }
