@@ -217,7 +217,6 @@ import Testing
     @Test func aSignalWhileWaitingEndsTheSessionWithTheSummary() throws {
         let peer = UDPPeer(respond: { _ in [] })
         defer { peer.stop() }
-        Signals.install()
         let timer = Thread {
             Thread.sleep(forTimeInterval: 0.2)
             // As the handler does; the wait notices within its slice even if no EINTR reaches it.
