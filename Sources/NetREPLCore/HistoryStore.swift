@@ -220,7 +220,8 @@ public final class HistoryStore {
         return warnings
     }
 
-    private var slack: Int { max(10, capacity / 10) }
+    /// Records allowed past the cap before compacting: amortises the rewrite (and its fsync).
+    private var slack: Int { max(10, capacity / 2) }
 
     private func load() {
         guard let path else { return }

@@ -203,7 +203,7 @@ private func mode(_ path: String) -> mode_t {
             }
         }
         let lines = fileLines(path)
-        #expect(lines.count <= 60)
+        #expect(lines.count <= 75)
         let store = HistoryStore(path: path, capacity: 50)
         #expect(store.takeWarnings().isEmpty)
         #expect(store.records.count == 50)
