@@ -3,7 +3,6 @@
 
 import Foundation
 import LineEditing
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -121,7 +120,7 @@ final class PTYProcess {
     /// Returns the output from the previous match up to and including this one. `seconds` is a
     /// generous bound against hangs, never a timing assertion.
     @discardableResult
-    func expect(_ text: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    func expect(_ text: String, seconds: Double = 30) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let scalars = Array(transcript.unicodeScalars)
