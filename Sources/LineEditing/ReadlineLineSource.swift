@@ -1,6 +1,6 @@
 // The terminal line source: GNU readline through its callback interface (as CPython's readline
-// module does), so that Ctrl-C, SIGTERM and SIGHUP end a wait at the prompt cleanly and the
-// terminal is never left raw. The only file that touches readline's C API.
+// module does), so that Ctrl-C, Ctrl-Z, SIGTERM and SIGHUP at the prompt are handled cleanly and
+// the terminal is never left raw. The only file that touches readline's C API.
 
 import CReadline
 import NetREPLCore
@@ -20,8 +20,8 @@ public final class ReadlineLineSource: LineSource {
     ///   - programName: readline's `rl_readline_name`, tested by `$if NAME` in `~/.inputrc`.
     ///   - completer: candidates for Tab; only those starting with the word are offered, and
     ///     nothing falls back to file names.
-    ///   - recall: earlier lines, oldest first, for Up-arrow and Ctrl-R (readline's own history
-    ///     file is not used: netrepl keeps its own).
+    ///   - recall: earlier lines, oldest first, for Up-arrow and Ctrl-R; a line repeating the one
+    ///     before it is kept once (readline's own history file is not used: netrepl keeps its own).
     public init(programName: String, completer: @escaping CompletionProvider, recall: [String]) {
         Signals.install()
         Readline.configure(programName: programName, completer: completer)
@@ -35,7 +35,8 @@ public final class ReadlineLineSource: LineSource {
     /// Shows `prompt` (plain or with ANSI colour) and edits a line until Enter (`.line`),
     /// Ctrl-C (`.interrupted`: the line is discarded and the cursor is on a fresh line),
     /// Ctrl-D on an empty line or the terminal going away (`.endOfInput`, cursor on a fresh
-    /// line), or SIGTERM/SIGHUP (`.terminated`, cursor on a fresh line). The terminal is back in
+    /// line), or SIGTERM/SIGHUP (`.terminated`, cursor on a fresh line). Ctrl-Z suspends with
+    /// the terminal in its normal mode and redraws the line after `fg`. The terminal is back in
     /// its normal mode whenever this returns.
     public func readLine(prompt: String) -> LineInput {
         Readline.readLine(prompt: PromptMarkup.wrap(prompt))
