@@ -22,7 +22,7 @@ final class InteractiveScratch {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Starts `netrepl ARGUMENTS` in a pty and waits for its first prompt, `prompt`.
-    func client(_ arguments: [String], prompt: String, extraEnvironment: [String: String] = [:]) throws -> PTYProcess {
+    func client(_ arguments: [String], prompt: String, extraEnvironment: [String: String?] = [:]) throws -> PTYProcess {
         let env = PTYProcess.isolatedEnvironment(home: directory, historyFile: historyFile, extra: extraEnvironment)
         let process = try PTYProcess(Built.client, arguments, environment: env)
         try process.expect(prompt)
@@ -122,6 +122,23 @@ struct InteractiveTests {
         client.send(Key.ctrlD)
         try client.expect("3 sent, 3 received")
         #expect(try client.waitForExit() == 0)
+    }
+
+    @Test("with colour allowed (NO_COLOR unset), readline's prompt markers never reach the terminal, and editing works")
+    func colourPrompt() throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let scratch = try InteractiveScratch()
+        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: "udp 127.0.0.1:\(server.port)> ",
+                                        extraEnvironment: ["NO_COLOR": nil])
+        // Ctrl-A and an insertion: readline redraws from the prompt's visible width.
+        client.send("second\u{01}first " + Key.enter)
+        try client.expect("\nFIRST SECOND\n")
+        try client.expect("udp 127.0.0.1:\(server.port)> ")
+        client.send(Key.ctrlD)
+        #expect(try client.waitForExit() == 0)
+        // \001 and \002 only tell readline what is invisible; it must not print them.
+        #expect(!client.rawOutput.contains(1) && !client.rawOutput.contains(2))
     }
 
     @Test("an inputrc section `$if netrepl` applies (readline knows the program's name)")

@@ -34,8 +34,9 @@ final class PTYProcess {
     private(set) var exitStatus: Int32?
 
     /// The environment every interactive test starts from: the caller's, minus anything that
-    /// could reach the user's own files, plus a known terminal and no inputrc.
-    static func isolatedEnvironment(home: String, historyFile: String, extra: [String: String] = [:]) -> [String: String] {
+    /// could reach the user's own files, plus a known terminal and no inputrc; `extra` adds or
+    /// (with nil) removes variables.
+    static func isolatedEnvironment(home: String, historyFile: String, extra: [String: String?] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         for key in ["NETREPL_HISTFILE", "NETREPL_HISTSIZE", "XDG_STATE_HOME", "LINES", "COLUMNS", "NO_COLOR", "TMUX"] {
             env[key] = nil
@@ -167,6 +168,9 @@ final class PTYProcess {
         }
         return modes.c_lflag
     }
+
+    /// Everything printed so far, as the bytes came.
+    var rawOutput: [UInt8] { output }
 
     /// Everything printed so far, with escape sequences and carriage returns removed.
     var transcript: String { TerminalText.plain(output) }
