@@ -196,8 +196,16 @@ private let prelude = """
         // A textbook-style UDP server holds the port for UDP only.
         let holder = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
             import socket, time
-            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::", 0))
-            print(s.getsockname()[1], flush=True); time.sleep(60)
+            # A port whose UDP side this process holds and whose TCP side is free.
+            while True:
+                s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::", 0))
+                port = s.getsockname()[1]
+                probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                try:
+                    probe.bind(("::", port)); probe.close(); break
+                except OSError:
+                    probe.close(); s.close()
+            print(port, flush=True); time.sleep(60)
             """])
         #expect(holder.waitFor { $0.stdout.contains("\n") })
         let port = holder.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
