@@ -77,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetREPLServer", "netrepl", "netrepl-server"]
+            dependencies: ["NetREPLServer", "LineEditing", "netrepl", "netrepl-server"]
         ),
     ],
     swiftLanguageModes: [.v6]
