@@ -29,15 +29,19 @@ let package = Package(
             name: "LineEditing",
             dependencies: ["CReadline", "NetREPLCore"]
         ),
+        // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
+        .target(name: "UTF8Decoding"),
         .target(
             name: "NetREPLCore",
             dependencies: [
+                "UTF8Decoding",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .target(
             name: "NetREPLServer",
             dependencies: [
+                "UTF8Decoding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),

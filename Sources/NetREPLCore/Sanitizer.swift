@@ -1,6 +1,8 @@
 // Makes bytes from the network safe to show on a terminal: controls and invalid UTF-8 become
 // visible escapes instead of being interpreted (no cursor moves, title changes or colour from a server).
 
+import UTF8Decoding
+
 public enum Sanitizer {
     /// Returns `bytes` as text in which C0 controls, DEL and ESC appear as `\xHH`, C1 controls and
     /// the invisible bidirectional and line-separator characters as `\u{HHHH}`, and each byte of
@@ -23,32 +25,14 @@ public enum Sanitizer {
         return out
     }
 
-    /// Decodes one well-formed UTF-8 scalar at `i` (Unicode table 3-7), or nil.
+    /// Decodes one well-formed UTF-8 scalar at `i`, or nil for an invalid or cut-off sequence.
     static func decodeScalar(_ bytes: [UInt8], at i: Int) -> (Unicode.Scalar, Int)? {
-        let lead = bytes[i]
-        if lead < 0x80 { return (Unicode.Scalar(lead), 1) }
-        let length: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xbf
-        switch lead {
-        case 0xc2...0xdf: length = 2
-        case 0xe0: length = 3; low = 0xa0
-        case 0xe1...0xec, 0xee...0xef: length = 3
-        case 0xed: length = 3; high = 0x9f
-        case 0xf0: length = 4; low = 0x90
-        case 0xf1...0xf3: length = 4
-        case 0xf4: length = 4; high = 0x8f
-        default: return nil
+        let unit = bytes.withUnsafeBytes { WellFormedUTF8.decode($0, at: i) }
+        switch unit {
+        case .ascii: return (Unicode.Scalar(bytes[i]), 1)
+        case .scalar(let value, let length): return Unicode.Scalar(value).map { ($0, length) }
+        case .invalid, .incomplete: return nil
         }
-        guard i + length <= bytes.count else { return nil }
-        var value = UInt32(lead) & (length == 2 ? 0x1f : length == 3 ? 0x0f : 0x07)
-        for k in 1..<length {
-            let byte = bytes[i + k]
-            let (lo, hi) = k == 1 ? (low, high) : (UInt8(0x80), UInt8(0xbf))
-            guard byte >= lo && byte <= hi else { return nil }
-            value = value << 6 | UInt32(byte & 0x3f)
-        }
-        guard let scalar = Unicode.Scalar(value) else { return nil }
-        return (scalar, length)
     }
 
     /// Whether a scalar must not reach a terminal as it is.

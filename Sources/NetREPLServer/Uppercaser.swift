@@ -2,6 +2,7 @@
 // applied to a byte stream that may split UTF-8 sequences anywhere; invalid bytes pass unchanged.
 
 import NIOCore
+import UTF8Decoding
 
 /// Streaming uppercaser for one TCP connection (or one whole UDP datagram).
 ///
@@ -109,39 +110,10 @@ public struct StreamingUppercaser: Sendable {
         }
     }
 
-    enum Decoded {
-        case ascii
-        case scalar(UInt32, length: Int)
-        case invalid
-        case incomplete
-    }
-
-    /// Decodes one UTF-8 sequence at `i` following the well-formedness table of Unicode §3.9 (Table 3-7).
+    /// One sequence at `i`: the shared well-formedness rules.
     @inline(__always)
-    static func decode(_ p: UnsafeRawBufferPointer, at i: Int) -> Decoded {
-        let b0 = p[i]
-        if b0 < 0x80 { return .ascii }
-        let length: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
-        default: return .invalid
-        }
-        var value = UInt32(b0) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
-        for k in 1..<length {
-            guard i + k < p.count else { return .incomplete }
-            let b = p[i + k]
-            let (lo, hi) = k == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
-            guard b >= lo && b <= hi else { return .invalid }
-            value = (value << 6) | UInt32(b & 0x3F)
-        }
-        return .scalar(value, length: length)
+    static func decode(_ p: UnsafeRawBufferPointer, at i: Int) -> WellFormedUTF8.Unit {
+        WellFormedUTF8.decode(p, at: i)
     }
 
     @inline(__always)
