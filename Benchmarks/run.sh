@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Load benchmark: netrepl-server against the minimal C epoll server, UDP and TCP,
-# closed loop, 64 clients. Each server is pinned to CPU 0 and the load generator
-# to CPU 1, so the number that matters is how many requests one core of server
-# turns into per second; the table also shows the server's CPU time per request.
+# closed loop, 64 clients. Both servers are pinned to CPU 0 (only the one under
+# load is busy) and the load generator to CPU 1, so the number that matters is
+# how many requests one core of server turns into per second; the table also
+# shows each server's CPU time per request and how much CPU other processes took.
 #
-# Usage: Benchmarks/run.sh            (environment: DURATION=10 CLIENTS=64 ROUNDS=2 WAIT_QUIET=1)
-#        SKIP_SWIFT=1 Benchmarks/run.sh   only the C server (to check the harness)
+# A round runs UDP then TCP against each server back to back (the order alternates
+# between rounds), so the two sides of each ratio see nearly the same machine.
+#
+# Usage: Benchmarks/run.sh
+#   environment: DURATION=10 WARMUP=2 CLIENTS=64 ROUNDS=2 WAIT_QUIET=1 QUIET_IDLE=85
+#                QUIET_TIMEOUT=300 SWIFT_ARGS="--threads 1"   SKIP_SWIFT=1 (C only)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,6 +19,7 @@ DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-64}"
 ROUNDS="${ROUNDS:-2}"
 WARMUP="${WARMUP:-2}"
+SWIFT_ARGS="${SWIFT_ARGS:---threads 1}"
 SERVER_CPU=0
 LOAD_CPU=1
 . "$ROOT/Benchmarks/lib.sh"
@@ -28,75 +34,102 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
 fi
 
 LOGS="$(mktemp -d)"
-trap 'kill_if_set "${SERVER_PID:-}"; rm -rf "$LOGS"' EXIT
+C_PID=; SWIFT_PID=
+trap 'kill_if_set "$C_PID"; kill_if_set "$SWIFT_PID"; rm -rf "$LOGS"' EXIT
 TICK="$(getconf CLK_TCK)"
-declare -A RPS CPU_US
+declare -A RPS CPU_US OTHERS PID PORT
 
-# bench NAME ROUND CMD... : start the server pinned, run UDP then TCP, record results.
-bench() {
-    local name="$1" round="$2"; shift 2
-    start_server "$LOGS/$name.out" taskset -c "$SERVER_CPU" "$@"
-    local mode
-    for mode in udp tcp; do
-        local before after out m_before m_after
-        m_before="$(machine_ticks)"
-        before="$(cpu_ticks "$SERVER_PID")"
-        out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c "$CLIENTS" -d "$DURATION" -w "$WARMUP")"
-        after="$(cpu_ticks "$SERVER_PID")"
-        m_after="$(machine_ticks)"
-        local line rps p50 p99 lost errors cpu_pct us_per_req
-        line="$(grep '^RESULT' <<<"$out")"
-        rps="$(sed 's/.* rps=\([0-9]*\).*/\1/' <<<"$line")"
-        p50="$(sed 's/.* p50_us=\([0-9.]*\).*/\1/' <<<"$line")"
-        p99="$(sed 's/.* p99_us=\([0-9.]*\).*/\1/' <<<"$line")"
-        lost="$(sed 's/.* lost=\([0-9]*\).*/\1/' <<<"$line")"
-        errors="$(sed 's/.* errors=\([0-9]*\).*/\1/' <<<"$line")"
-        # CPU used by everything but this server and this load generator, as a share of both cores.
-        local other
-        other="$(awk -v a="$m_before" -v b="$m_after" -v srv=$((after - before)) -v hz="$TICK" \
-            -v lg="$(sed 's/.* cpu_s=\([0-9.]*\).*/\1/' <<<"$line")" 'BEGIN { split(a, x, " "); split(b, y, " ");
-            t = y[2] - x[2]; o = (y[1] - x[1]) - srv - lg * hz; if (o < 0) o = 0;
-            printf "%.0f", (t > 0 ? 100 * o / t : 0) }')"
-        # CPU is sampled over warm-up + measurement; requests only over the measurement.
-        cpu_pct="$(awk -v t=$((after - before)) -v hz="$TICK" -v s="$(awk -v a="$DURATION" -v b="$WARMUP" 'BEGIN{print a+b}')" 'BEGIN{printf "%.0f", 100*t/hz/s}')"
-        us_per_req="$(awk -v t=$((after - before)) -v hz="$TICK" -v r="$rps" -v d="$DURATION" -v w="$WARMUP" 'BEGIN{ if (r>0) printf "%.2f", 1e6*t/hz/(r*(d+w)); else print "-" }')"
-        RPS["$round,$mode,$name"]="$rps"
-        CPU_US["$round,$mode,$name"]="$us_per_req"
-        printf '%-5s %-4s %-15s %10s %9s %9s %6s%% %9s %6s%% %5s %5s\n' \
-            "$round" "$mode" "$name" "$rps" "$p50" "$p99" "$cpu_pct" "$us_per_req" "$other" "$lost" "$errors"
-    done
-    stop_server
+start_server "$LOGS/c.out" taskset -c "$SERVER_CPU" "$BIN/c-epoll-server" -h 127.0.0.1 -p 0
+C_PID="$SERVER_PID"; PID[c-epoll]="$SERVER_PID"; PORT[c-epoll]="$SERVER_PORT"
+servers="c-epoll"
+if [ "${SKIP_SWIFT:-0}" != 1 ]; then
+    # shellcheck disable=SC2086 # SWIFT_ARGS is a list of flags
+    start_server "$LOGS/swift.out" taskset -c "$SERVER_CPU" "$SWIFT_SERVER" --host 127.0.0.1 --port 0 $SWIFT_ARGS
+    SWIFT_PID="$SERVER_PID"; PID[netrepl-server]="$SERVER_PID"; PORT[netrepl-server]="$SERVER_PORT"
+    servers="c-epoll netrepl-server"
+fi
+SERVER_PID=
+
+# one_run ROUND MODE NAME: one loadgen run against one server; prints a table row.
+one_run() {
+    local round="$1" mode="$2" name="$3" pid="${PID[$3]}" port="${PORT[$3]}"
+    local before after out m_before m_after line rps p50 p99 lost errors cpu_s cpu_pct us_per_req other
+    m_before="$(machine_ticks)"
+    before="$(cpu_ticks "$pid")"
+    out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$port" -m "$mode" -c "$CLIENTS" -d "$DURATION" -w "$WARMUP")"
+    after="$(cpu_ticks "$pid")"
+    m_after="$(machine_ticks)"
+    line="$(grep '^RESULT' <<<"$out")"
+    field() { sed "s/.* $1=\\([0-9.]*\\).*/\\1/" <<<"$line"; }
+    rps="$(field rps)"; p50="$(field p50_us)"; p99="$(field p99_us)"
+    lost="$(field lost)"; errors="$(field errors)"; cpu_s="$(field cpu_s)"
+    # Server CPU is sampled over warm-up + measurement; requests only over the measurement.
+    cpu_pct="$(awk -v t=$((after - before)) -v hz="$TICK" -v d="$DURATION" -v w="$WARMUP" \
+        'BEGIN { printf "%.0f", 100 * t / hz / (d + w) }')"
+    us_per_req="$(awk -v t=$((after - before)) -v hz="$TICK" -v r="$rps" -v d="$DURATION" -v w="$WARMUP" \
+        'BEGIN { if (r > 0) printf "%.2f", 1e6 * t / hz / (r * (d + w)); else print "-" }')"
+    # CPU used by everything but this server and this load generator, as a share of both cores.
+    other="$(awk -v a="$m_before" -v b="$m_after" -v srv=$((after - before)) -v hz="$TICK" -v lg="$cpu_s" \
+        'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2];
+                 o = (y[1] - x[1]) - srv - lg * hz; if (o < 0) o = 0;
+                 printf "%.0f", (t > 0 ? 100 * o / t : 0) }')"
+    RPS["$round,$mode,$name"]="$rps"
+    CPU_US["$round,$mode,$name"]="$us_per_req"
+    OTHERS["$round,$mode,$name"]="$other"
+    printf '%-5s %-4s %-15s %10s %9s %9s %6s%% %9s %6s%% %5s %5s\n' \
+        "$round" "$mode" "$name" "$rps" "$p50" "$p99" "$cpu_pct" "$us_per_req" "$other" "$lost" "$errors"
 }
 
 echo "== machine"
 machine_facts
 echo "clients: $CLIENTS per run, ${DURATION} s measured after ${WARMUP} s warm-up, 32-byte lines"
-echo "pinning: server on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU"
+echo "pinning: servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU"
+[ "${SKIP_SWIFT:-0}" = 1 ] || echo "netrepl-server: $SWIFT_SERVER --host 127.0.0.1 --port 0 $SWIFT_ARGS"
 echo
 echo "== runs"
 printf '%-5s %-4s %-15s %10s %9s %9s %7s %9s %7s %5s %5s\n' round mode server 'req/s' 'p50 us' 'p99 us' 'srv CPU' 'CPU us/rq' 'others' lost wrong
 for round in $(seq 1 "$ROUNDS"); do
     [ "${WAIT_QUIET:-1}" = 0 ] || wait_quiet
     echo "# round $round, load average before: $(load_avg)"
-    # Alternate the order so a burst of outside load does not always hit the same server.
-    if [ $((round % 2)) = 1 ] || [ "${SKIP_SWIFT:-0}" = 1 ]; then order="c swift"; else order="swift c"; fi
-    for s in $order; do
-        case "$s" in
-        c) bench c-epoll "$round" "$BIN/c-epoll-server" -h 127.0.0.1 -p 0 ;;
-        swift) [ "${SKIP_SWIFT:-0}" = 1 ] || bench netrepl-server "$round" "$SWIFT_SERVER" --host 127.0.0.1 --port 0 --threads 1 ;;
-        esac
+    order="$servers"
+    # Alternate the order so that a burst of outside load does not always hit the same server.
+    [ $((round % 2)) = 1 ] || order="$(tr ' ' '\n' <<<"$servers" | tac | tr '\n' ' ')"
+    for mode in udp tcp; do
+        for name in $order; do one_run "$round" "$mode" "$name"; done
     done
     echo "# round $round, load average after: $(load_avg)"
 done
 
+kill_if_set "$C_PID"; wait "$C_PID" 2>/dev/null || true
+echo "c-epoll-server said: $(tail -1 "$LOGS/c.out")"
+C_PID=
 if [ "${SKIP_SWIFT:-0}" != 1 ]; then
+    kill_if_set "$SWIFT_PID"; wait "$SWIFT_PID" 2>/dev/null || true
+    echo "netrepl-server said: $(tail -1 "$LOGS/swift.out")"
+    SWIFT_PID=
     echo
-    echo "== netrepl-server / C (requests/s ratio; CPU-per-request ratio, lower is better)"
-    for round in $(seq 1 "$ROUNDS"); do
-        for mode in udp tcp; do
-            awk -v r="$round" -v m="$mode" -v s="${RPS[$round,$mode,netrepl-server]}" -v c="${RPS[$round,$mode,c-epoll]}" \
-                -v sc="${CPU_US[$round,$mode,netrepl-server]}" -v cc="${CPU_US[$round,$mode,c-epoll]}" \
-                'BEGIN { printf "round %s %s: %.2fx requests/s, %.2fx CPU per request\n", r, m, (c>0 ? s/c : 0), (cc>0 ? sc/cc : 0) }'
+    echo "== netrepl-server / C: requests/s ratio (higher is better), CPU-per-request ratio (lower is better)"
+    for mode in udp tcp; do
+        rows=""
+        for round in $(seq 1 "$ROUNDS"); do
+            s="${RPS[$round,$mode,netrepl-server]}" c="${RPS[$round,$mode,c-epoll]}"
+            sc="${CPU_US[$round,$mode,netrepl-server]}" cc="${CPU_US[$round,$mode,c-epoll]}"
+            o1="${OTHERS[$round,$mode,netrepl-server]}" o2="${OTHERS[$round,$mode,c-epoll]}"
+            row="$(awk -v s="$s" -v c="$c" -v sc="$sc" -v cc="$cc" -v o1="$o1" -v o2="$o2" \
+                'BEGIN { printf "%.2f %.2f %d", (c > 0 ? s / c : 0), (cc > 0 ? sc / cc : 0), (o1 > o2 ? o1 : o2) }')"
+            set -- $row
+            printf 'round %s %s: %sx requests/s, %sx CPU per request (others up to %s%%)\n' "$round" "$mode" "$1" "$2" "$3"
+            rows+="$row"$'\n'
         done
+        # Medians over all rounds, and over the quiet ones (others at most 10% on both sides).
+        awk -v m="$mode" '
+            function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+                                             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            NF == 3 { n++; r[n] = $1; u[n] = $2; if ($3 <= 10) { q++; qr[q] = $1; qu[q] = $2 } }
+            END {
+                printf "%s median of %d rounds: %.2fx requests/s, %.2fx CPU per request\n", m, n, median(r, n), median(u, n)
+                if (q) printf "%s median of %d quiet rounds (others <= 10%%): %.2fx requests/s, %.2fx CPU per request\n", m, q, median(qr, q), median(qu, q)
+                else printf "%s: no quiet rounds (others <= 10%%); the ratios above include other processes'"'"' load\n", m
+            }' <<<"$rows"
     done
 fi
