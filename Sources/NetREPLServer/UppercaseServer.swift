@@ -230,7 +230,7 @@ public final class UppercaseServer: Service, Sendable {
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            // A client that sends and never reads fills this, then BackPressureHandler stops reading it.
+            // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { channel in
                 statistics.tcpConnections.add(1, ordering: .relaxed)
@@ -249,12 +249,9 @@ public final class UppercaseServer: Service, Sendable {
                 }
                 logger.debug("connection accepted", metadata: ["peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")"])
                 return channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let idle = configuration.idleTimeout, idle > .zero {
-                        try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
-                    }
-                    try pipeline.addHandler(BackPressureHandler())
-                    try pipeline.addHandler(TCPUppercaseHandler(statistics: statistics, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        TCPUppercaseHandler(statistics: statistics, logger: logger, idleTimeout: configuration.idleTimeout, allocator: channel.allocator)
+                    )
                 }
             }
     }
