@@ -220,6 +220,7 @@ public final class UppercaseServer: Service, Sendable {
         let statistics = self.statistics
         let logger = self.logger
         let configuration = self.configuration
+        let limitWarnings = RateLimit(interval: .seconds(1))
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -240,10 +241,14 @@ public final class UppercaseServer: Service, Sendable {
                 }
                 if active > configuration.maxConnections {
                     statistics.rejectedConnections.add(1, ordering: .relaxed)
-                    logger.warning("connection limit reached: closing new connection", metadata: [
-                        "peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")",
-                        "max_connections": "\(configuration.maxConnections)",
-                    ])
+                    // A flood over the limit must not become a flood in the log: one line a second.
+                    if let suppressed = limitWarnings.permit() {
+                        logger.warning("connection limit reached: closing new connection", metadata: [
+                            "peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")",
+                            "max_connections": "\(configuration.maxConnections)",
+                            "also_closed_since_last_line": "\(suppressed)",
+                        ])
+                    }
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
@@ -298,6 +303,27 @@ public final class UppercaseServer: Service, Sendable {
             return ListenError(transport: transport, host: host, port: port, reason: "unknown host (check --host)", errnoCode: nil)
         }
         return ListenError(transport: transport, host: host, port: port, reason: "\(error)", errnoCode: nil)
+    }
+}
+
+/// At most one event per interval; counts the ones it turned away in between.
+final class RateLimit: Sendable {
+    private let interval: Duration
+    private let state = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
+
+    init(interval: Duration) { self.interval = interval }
+
+    /// Nil when the event should be suppressed; otherwise how many were suppressed before it.
+    func permit(now: ContinuousClock.Instant = .now) -> Int? {
+        state.withLock { state in
+            if let last = state.last, now - last < interval {
+                state.suppressed += 1
+                return nil
+            }
+            let suppressed = state.suppressed
+            state = (now, 0)
+            return suppressed
+        }
     }
 }
 

@@ -123,3 +123,15 @@ private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler
         #expect(lost > 20 && lost < 100, "30% of 200 expected, got \(lost)")
     }
 }
+
+@Suite struct RateLimitTests {
+    @Test func oneEventPerIntervalAndACountOfTheRest() {
+        let limit = RateLimit(interval: .seconds(1))
+        let start = ContinuousClock.now
+        #expect(limit.permit(now: start) == 0)
+        #expect(limit.permit(now: start + .milliseconds(10)) == nil)
+        #expect(limit.permit(now: start + .milliseconds(999)) == nil)
+        #expect(limit.permit(now: start + .milliseconds(1000)) == 2)
+        #expect(limit.permit(now: start + .milliseconds(1500)) == nil)
+    }
+}
