@@ -11,6 +11,7 @@ public final class PipedLineSource: LineSource {
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
+    private var lineNumber = 0
 
     public let isInteractive = false
 
@@ -19,7 +20,7 @@ public final class PipedLineSource: LineSource {
     }
 
     /// The next line without its newline; a last line without one still counts. Bytes that are
-    /// not UTF-8 are replaced by U+FFFD. A signal while waiting for input ends the session: no
+    /// not UTF-8 are replaced by U+FFFD, and a one-line warning on stderr names the line. A signal while waiting for input ends the session: no
     /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
     public func readLine(prompt: String) -> LineInput {
         // Checked before every line, not only before a read: lines already buffered must not
@@ -27,14 +28,14 @@ public final class PipedLineSource: LineSource {
         if let sig = Signals.take() { return .terminated(signal: sig) }
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                let line = decodeLine(buffer[start..<newline])
                 start = newline + 1
                 compactIfWorthIt()
                 return .line(line)
             }
             if atEnd {
                 guard start < buffer.count else { return .endOfInput }
-                let line = String(decoding: buffer[start...], as: UTF8.self)
+                let line = decodeLine(buffer[start...])
                 start = buffer.count
                 return .line(line)
             }
@@ -49,6 +50,16 @@ public final class PipedLineSource: LineSource {
                 atEnd = true
             }
         }
+    }
+
+    /// Lines are text: a line that is not UTF-8 is sent with U+FFFD in place of its invalid
+    /// bytes, and said so, rather than changed silently.
+    private func decodeLine(_ bytes: ArraySlice<UInt8>) -> String {
+        lineNumber += 1
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        let warning = "netrepl: warning: input line \(lineNumber) is not valid UTF-8; its invalid bytes are sent as U+FFFD\n"
+        _ = warning.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func compactIfWorthIt() {

@@ -113,6 +113,17 @@ private func unusedPort() throws -> Int {
 }
 
 @Suite(.serialized) struct ClientEndToEndTests {
+    @Test func pipedLineThatIsNotUTF8IsSentWithReplacementsAndSaidSo() throws {
+        let server = try ServerUnderTest()
+        let c = try Child(Built.client, ["-q", "--udp", "127.0.0.1", String(server.port)], environment: clientEnvironment())
+        c.write(bytes: Array("ok\nab".utf8) + [0xFF] + Array("cd\n".utf8))
+        c.closeStdin()
+        #expect(c.waitForExit() == 0)
+        #expect(c.stdout == "OK\nAB\u{FFFD}CD\n")
+        #expect(c.stderr.contains("input line 2 is not valid UTF-8"))
+        _ = server.stop()
+    }
+
     @Test func pipedUDPPrintsOneReplyLinePerInputLine() throws {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }

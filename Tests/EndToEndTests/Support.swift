@@ -58,6 +58,7 @@ final class Child: @unchecked Sendable {
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
 
     func write(_ s: String) { stdinPipe.fileHandleForWriting.write(Data(s.utf8)) }
+    func write(bytes: [UInt8]) { stdinPipe.fileHandleForWriting.write(Data(bytes)) }
     func closeStdin() { try? stdinPipe.fileHandleForWriting.close() }
 
     /// Waits (up to `seconds`, a generous bound against hangs, not a timing assertion) until `predicate` holds.
