@@ -34,7 +34,8 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.statistics = statistics
         self.logger = logger
         self.idleTimeout = idleTimeout
-        self.output = allocator.buffer(capacity: 1024)
+        // Empty until the first request: an idle connection holds no reply buffer.
+        self.output = allocator.buffer(capacity: 0)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -52,7 +53,7 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         bytesIn += input.readableBytes
         if output.capacity > 64 * 1024 {
             // A burst grew it: give the memory back rather than hold it for the connection's life.
-            output = context.channel.allocator.buffer(capacity: 1024)
+            output = context.channel.allocator.buffer(capacity: 0)
         } else {
             output.clear()
         }
