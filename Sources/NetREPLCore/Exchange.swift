@@ -82,11 +82,18 @@ public struct Exchange: Sendable {
     }
 }
 
+extension Transport {
+    func exchange(line: String, timeout: UInt64) -> Exchange {
+        exchange(line: line, payload: Array(line.utf8), timeout: timeout)
+    }
+}
+
 /// A transport sends one line and waits for its reply.
 protocol Transport: AnyObject {
     var kind: TransportKind { get }
-    /// Sends `line` and waits up to `timeout` nanoseconds for its reply.
-    func exchange(line: String, timeout: UInt64) -> Exchange
+    /// Sends `payload` (the bytes of `line`, or the exact bytes it was read from when they are not
+    /// UTF-8) and waits up to `timeout` nanoseconds for its reply.
+    func exchange(line: String, payload: [UInt8], timeout: UInt64) -> Exchange
     /// Closes any socket; the next exchange opens a new one.
     func close()
 }

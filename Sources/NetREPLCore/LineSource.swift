@@ -21,6 +21,13 @@ public protocol LineSource: AnyObject {
     func readLine(prompt: String) -> LineInput
     /// Adds a line to the in-memory recall list (Up-arrow, Ctrl-R). No-op when not interactive.
     func addToRecall(_ line: String)
+    /// The bytes of the line just read when they are not valid UTF-8 (the `String` then holds
+    /// U+FFFD in their place), so that the line can still be sent exactly as it came.
+    var invalidUTF8OfLastLine: [UInt8]? { get }
+}
+
+extension LineSource {
+    public var invalidUTF8OfLastLine: [UInt8]? { nil }
 }
 
 /// Completion candidates for the text being completed (`word`) given the line up to the cursor

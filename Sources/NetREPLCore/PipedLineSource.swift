@@ -11,7 +11,7 @@ public final class PipedLineSource: LineSource {
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
-    private var lineNumber = 0
+    public private(set) var invalidUTF8OfLastLine: [UInt8]?
 
     public let isInteractive = false
 
@@ -19,8 +19,9 @@ public final class PipedLineSource: LineSource {
         self.fd = fd
     }
 
-    /// The next line without its newline; a last line without one still counts. Bytes that are
-    /// not UTF-8 are replaced by U+FFFD, and a one-line warning on stderr names the line. A signal while waiting for input ends the session: no
+    /// The next line without its newline; a last line without one still counts. A line that is
+    /// not UTF-8 comes as text with U+FFFD in place of its invalid bytes, and its exact bytes in
+    /// `invalidUTF8OfLastLine`, which is what gets sent. A signal while waiting for input ends the session: no
     /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
     public func readLine(prompt: String) -> LineInput {
         // Checked before every line, not only before a read: lines already buffered must not
@@ -52,13 +53,12 @@ public final class PipedLineSource: LineSource {
         }
     }
 
-    /// Lines are text: a line that is not UTF-8 is sent with U+FFFD in place of its invalid
-    /// bytes, and said so, rather than changed silently.
     private func decodeLine(_ bytes: ArraySlice<UInt8>) -> String {
-        lineNumber += 1
-        if let text = String(validating: bytes, as: UTF8.self) { return text }
-        let warning = "netrepl: warning: input line \(lineNumber) is not valid UTF-8; its invalid bytes are sent as U+FFFD\n"
-        _ = warning.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+        if let text = String(validating: bytes, as: UTF8.self) {
+            invalidUTF8OfLastLine = nil
+            return text
+        }
+        invalidUTF8OfLastLine = Array(bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 

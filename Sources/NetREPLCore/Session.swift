@@ -131,7 +131,7 @@ public final class Session {
             return
         case .send(let text):
             source.addToRecall(line)
-            send(text, recordAs: line)
+            send(text, recordAs: line, exactBytes: typed ? exactBytes(of: text, in: line) : nil)
         case .command(let name, let arguments):
             guard let command = CommandTable.command(named: name) else { return }
             if name != "nohist" { source.addToRecall(line) }
@@ -195,9 +195,17 @@ public final class Session {
         }
     }
 
-    /// Sends `text`, shows the outcome, counts it, and records `recordAs` in the history (nil: don't).
-    func send(_ text: String, recordAs: String?) {
-        let exchange = currentTransport().exchange(line: text, timeout: configuration.timeout)
+    /// When the line as read was not UTF-8, the bytes to send for `text`: all of it, or what
+    /// follows the first colon of a `::` line. Nil: send the text's own UTF-8.
+    private func exactBytes(of text: String, in line: String) -> [UInt8]? {
+        guard let raw = source.invalidUTF8OfLastLine else { return nil }
+        return text == line ? raw : Array(raw.dropFirst())
+    }
+
+    /// Sends `text` (as `exactBytes` when given), shows the outcome, counts it, and records
+    /// `recordAs` in the history (nil: don't).
+    func send(_ text: String, recordAs: String?, exactBytes: [UInt8]? = nil) {
+        let exchange = currentTransport().exchange(line: text, payload: exactBytes ?? Array(text.utf8), timeout: configuration.timeout)
         statistics[exchange.transport].record(exchange)
         presenter.show(exchange, target: configuration.target.description)
         switch exchange.outcome {

@@ -92,10 +92,10 @@ final class TCPTransport: Transport {
         return .failure(.failed(message: lastError, interruptedBy: nil))
     }
 
-    func exchange(line: String, timeout: UInt64) -> Exchange {
+    func exchange(line: String, payload: [UInt8], timeout: UInt64) -> Exchange {
         switch mode {
-        case .persistent: return persistentExchange(line: line, timeout: timeout)
-        case .perLine: return perLineExchange(line: line, timeout: timeout)
+        case .persistent: return persistentExchange(line: line, payload: payload, timeout: timeout)
+        case .perLine: return perLineExchange(line: line, payload: payload, timeout: timeout)
         }
     }
 
@@ -153,9 +153,9 @@ final class TCPTransport: Transport {
         }
     }
 
-    private func persistentExchange(line: String, timeout: UInt64) -> Exchange {
+    private func persistentExchange(line: String, payload: [UInt8], timeout: UInt64) -> Exchange {
         var result = Exchange(transport: .tcp, tcpMode: .persistent, line: line, peer: peerText, outcome: .error)
-        let payload = Array(line.utf8) + [UInt8(ascii: "\n")]
+        let payload = payload + [UInt8(ascii: "\n")]
         result.bytesSent = payload.count
         checkIdleConnection(&result)
         // One retry: a connection the server closed between our check and our send fails on use.
@@ -222,9 +222,8 @@ final class TCPTransport: Transport {
 
     // MARK: per line
 
-    private func perLineExchange(line: String, timeout: UInt64) -> Exchange {
+    private func perLineExchange(line: String, payload: [UInt8], timeout: UInt64) -> Exchange {
         var result = Exchange(transport: .tcp, tcpMode: .perLine, line: line, peer: peerText, outcome: .error)
-        let payload = Array(line.utf8)
         result.bytesSent = payload.count
         close()
         switch connectAny(timeout: timeout) {

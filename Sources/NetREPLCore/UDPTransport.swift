@@ -85,9 +85,8 @@ final class UDPTransport: Transport {
         return nil
     }
 
-    func exchange(line: String, timeout: UInt64) -> Exchange {
+    func exchange(line: String, payload: [UInt8], timeout: UInt64) -> Exchange {
         var result = Exchange(transport: .udp, line: line, peer: currentPeer, outcome: .error)
-        let payload = Array(line.utf8)
         result.bytesSent = payload.count
         if payload.count > 65_507 {
             result.error = "line too long for one UDP datagram (\(payload.count) bytes, at most 65507); use :tcp"

@@ -55,6 +55,7 @@ final class Child: @unchecked Sendable {
     }
 
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+    var stdoutBytes: [UInt8] { lock.withLock { Array(out) } }
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
 
     func write(_ s: String) { stdinPipe.fileHandleForWriting.write(Data(s.utf8)) }

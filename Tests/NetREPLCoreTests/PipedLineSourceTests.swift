@@ -19,7 +19,9 @@ import Testing
         #expect(s.readLine(prompt: "> ") == .line("a"))
         #expect(s.readLine(prompt: "> ") == .line(""))
         #expect(s.readLine(prompt: "> ") == .line("b c\r"))
+        #expect(s.invalidUTF8OfLastLine == nil)
         #expect(s.readLine(prompt: "> ") == .line("last\u{FFFD}"))
+        #expect(s.invalidUTF8OfLastLine == Array("last".utf8) + [0xff])
         #expect(s.readLine(prompt: "> ") == .endOfInput)
         #expect(s.readLine(prompt: "> ") == .endOfInput)
     }
