@@ -273,6 +273,9 @@ public final class UppercaseServer: Service, Sendable {
             .channelOption(.datagramVectorReadMessageCount, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 65_536))
             .channelOption(.maxMessagesPerRead, value: 4)
+            // Room for bursts: the default (about 208 KiB) holds only a few dozen large datagrams,
+            // and the kernel drops the rest. The kernel caps this at net.core.rmem_max.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
             .channelOption(.writeBufferWaterMark, value: .init(low: 512 * 1024, high: 1024 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

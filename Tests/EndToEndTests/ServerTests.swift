@@ -283,6 +283,25 @@ private let prelude = """
         _ = server.stop()
     }
 
+    /// The kernel caps SO_RCVBUF at net.core.rmem_max; with a small cap no server can hold a burst.
+    static let roomForBursts: Bool = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8)) ?? "0"
+        return (Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1 << 20
+    }()
+
+    @Test(.enabled(if: roomForBursts, "net.core.rmem_max is below 1 MiB"))
+    func aBurstOfDatagramsIsReadWhole() throws {
+        let server = try ServerUnderTest()
+        // 600 KiB in one burst: more than the kernel's default receive buffer of about 208 KiB.
+        _ = try peer(server, prelude + """
+            u = udp(); u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            for i in range(600): u.sendto(bytes([97 + i % 26]) * 1024, ("127.0.0.1", PORT))
+            time.sleep(0.5)
+            """)
+        #expect(server.stop() == 0)
+        #expect(server.child.stdout.contains("600 udp datagrams, 614400 bytes in"))
+    }
+
     @Test func largestDatagramIsAnsweredWhole() throws {
         let server = try ServerUnderTest()
         let out = try peer(server, prelude + """
