@@ -92,7 +92,7 @@ public struct StreamingUppercaser: Sendable {
         scratch.append(contentsOf: input[0..<take])
         let held = pendingCount
         return scratch.withUnsafeBytes { raw -> Int in
-            switch Self.decode(raw, at: 0) {
+            switch WellFormedUTF8.decode(raw, at: 0) {
             case .scalar(let value, let length):
                 pendingCount = 0
                 Self.appendUppercase(value, original: UnsafeRawBufferPointer(rebasing: raw[0..<length]), into: &output)
@@ -108,12 +108,6 @@ public struct StreamingUppercaser: Sendable {
                 return 0
             }
         }
-    }
-
-    /// One sequence at `i`: the shared well-formedness rules.
-    @inline(__always)
-    static func decode(_ p: UnsafeRawBufferPointer, at i: Int) -> WellFormedUTF8.Unit {
-        WellFormedUTF8.decode(p, at: i)
     }
 
     @inline(__always)
@@ -148,7 +142,7 @@ public struct StreamingUppercaser: Sendable {
                 i = j
                 if i == n { break }
             }
-            switch decode(input, at: i) {
+            switch WellFormedUTF8.decode(input, at: i) {
             case .ascii:
                 break  // not reached: handled by the run above
             case .scalar(let value, let length):
