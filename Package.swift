@@ -4,7 +4,6 @@ import PackageDescription
 
 let package = Package(
     name: "netrepl",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "netrepl", targets: ["netrepl"]),
         .executable(name: "netrepl-server", targets: ["netrepl-server"]),
@@ -17,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // GNU readline, wrapped; only LineEditing imports it.
@@ -27,14 +27,30 @@ let package = Package(
         ),
         .target(
             name: "LineEditing",
-            dependencies: ["CReadline", "NetREPLCore"]
+            dependencies: ["CReadline", "NetREPLCore", "NetREPLTransport"]
         ),
         // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
         .target(name: "UTF8Decoding"),
+        // Protocol facts both executables share: host:port, datagram limits, the duration grammar.
+        .target(name: "NetREPLProtocol"),
+        // Command-line option types both executables share (durations in the one grammar).
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["NetREPLProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Sockets, the wait, the UDP and TCP transports and the reply tracker; no terminal, no wording.
+        .target(
+            name: "NetREPLTransport",
+            dependencies: [
+                "NetREPLProtocol",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "NetREPLCore",
             dependencies: [
-                "UTF8Decoding",
+                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -52,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "netrepl",
             dependencies: [
-                "NetREPLCore", "LineEditing", "NetREPLServer",
+                "NetREPLCore", "NetREPLTransport", "LineEditing", "NetREPLServer", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -4,6 +4,7 @@
 
 import CReadline
 import NetREPLCore
+import NetREPLTransport
 import Synchronization
 
 #if canImport(Glibc)
@@ -152,7 +153,7 @@ enum Readline {
                 received = nil
                 switch line {
                 case .line(let text):
-                    return .line(text)
+                    return .line(Line(text))
                 case .endOfInput:
                     // readline has already moved to a fresh line.
                     return .endOfInput

@@ -1,5 +1,7 @@
 // Small formatters shared by the session output, :stats and the history table, without Foundation.
 
+import NetREPLProtocol
+
 /// `x` with exactly `decimals` digits after the point (round half away from zero).
 func fixed(_ x: Double, _ decimals: Int) -> String {
     guard x.isFinite else { return x.isNaN ? "nan" : (x < 0 ? "-inf" : "inf") }
@@ -35,39 +37,8 @@ func significant(_ x: Double, _ digits: Int = 6) -> String {
 }
 
 /// Milliseconds with three decimals: `0.084 ms`.
-public func formatMilliseconds(_ nanoseconds: UInt64) -> String {
-    fixed(Double(nanoseconds) / 1_000_000, 3) + " ms"
-}
-
-/// A timeout as a person writes it: `1 s`, `250 ms`, `1.5 s`.
-public func formatDuration(_ nanoseconds: UInt64) -> String {
-    if nanoseconds >= 1_000_000_000 {
-        return significant(Double(nanoseconds) / 1e9, 6) + " s"
-    }
-    if nanoseconds >= 1_000_000 {
-        return significant(Double(nanoseconds) / 1e6, 6) + " ms"
-    }
-    return significant(Double(nanoseconds) / 1e3, 6) + " µs"
-}
-
-/// Parses a duration: `1`, `0.5`, `1s`, `250ms`, `500us`, `2m`; a bare number is seconds.
-/// Returns nanoseconds, or nil for anything else (including zero and negatives).
-public func parseDuration(_ text: String) -> UInt64? {
-    let trimmed = text.trimmingWhitespace().lowercased()
-    let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("s", 1e9), ("m", 60e9)]
-    var number = Substring(trimmed)
-    var scale = 1e9
-    for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-        number = trimmed.dropLast(suffix.count)
-        scale = factor
-        break
-    }
-    let digits = number.trimmingWhitespace()
-    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-          let value = Double(digits), value.isFinite, value > 0 else { return nil }
-    let nanos = value * scale
-    guard nanos >= 1, nanos <= 3_600e9 else { return nil }
-    return UInt64(nanos)
+public func formatMilliseconds(_ duration: Duration) -> String {
+    fixed(Double(duration.wholeNanoseconds) / 1_000_000, 3) + " ms"
 }
 
 extension StringProtocol {
@@ -90,8 +61,9 @@ func jsonString(_ text: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029 {
+            // Controls, and the invisible characters (bidi controls, zero-width) that could make a
+            // reader of the JSON see another text than the one there.
+            if Sanitizer.needsEscape(scalar) {
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             } else {

@@ -8,6 +8,7 @@
 // microseconds with three decimals, or `-`. In TARGET and LINE a backslash is written `\\`, tab `\t`,
 // newline `\n`, carriage return `\r`, and any other control character `\xHH`.
 
+import NetREPLTransport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,11 +20,11 @@ public struct HistoryRecord: Sendable, Equatable {
     public var timeMilliseconds: Int
     public var transport: TransportKind
     public var target: String
-    public var outcome: Outcome
+    public var outcome: HistoryOutcome
     public var rttNanoseconds: UInt64?
     public var line: String
 
-    public init(timeMilliseconds: Int, transport: TransportKind, target: String, outcome: Outcome, rttNanoseconds: UInt64?, line: String) {
+    public init(timeMilliseconds: Int, transport: TransportKind, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?, line: String) {
         self.timeMilliseconds = timeMilliseconds
         self.transport = transport
         self.target = target
@@ -33,7 +34,7 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// A record stamped with the current wall-clock time.
-    public static func now(transport: TransportKind, target: String, outcome: Outcome, rttNanoseconds: UInt64?, line: String) -> HistoryRecord {
+    public static func now(transport: TransportKind, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?, line: String) -> HistoryRecord {
         let clock = wallClock()
         return HistoryRecord(timeMilliseconds: clock.seconds * 1000 + clock.nanoseconds / 1_000_000, transport: transport,
                              target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
@@ -53,7 +54,7 @@ public struct HistoryRecord: Sendable, Equatable {
               let time = parseTime(fields[0]),
               let transport = TransportKind(rawValue: String(fields[1])),
               let target = unescape(fields[2]), !target.isEmpty,
-              let outcome = Outcome(rawValue: String(fields[3])),
+              let outcome = HistoryOutcome(rawValue: String(fields[3])),
               let line = unescape(fields[5]) else { return nil }
         var rtt: UInt64? = nil
         if fields[4] != "-" {

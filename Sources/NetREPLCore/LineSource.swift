@@ -1,9 +1,11 @@
 // The REPL's view of where lines come from: a terminal with readline, piped stdin, or a script in tests.
 
+import NetREPLTransport
+
 /// One result of asking a line source for the next line.
 public enum LineInput: Sendable, Equatable {
-    /// A complete line, without its terminating newline.
-    case line(String)
+    /// A complete line, without its terminating newline, with the exact bytes it was read from.
+    case line(Line)
     /// The user pressed Ctrl-C at the prompt: the line was discarded; ask again.
     case interrupted
     /// End of input (Ctrl-D on an empty line, or EOF on a pipe).
@@ -21,13 +23,6 @@ public protocol LineSource: AnyObject {
     func readLine(prompt: String) -> LineInput
     /// Adds a line to the in-memory recall list (Up-arrow, Ctrl-R). No-op when not interactive.
     func addToRecall(_ line: String)
-    /// The bytes of the line just read when they are not valid UTF-8 (the `String` then holds
-    /// U+FFFD in their place), so that the line can still be sent exactly as it came.
-    var invalidUTF8OfLastLine: [UInt8]? { get }
-}
-
-extension LineSource {
-    public var invalidUTF8OfLastLine: [UInt8]? { nil }
 }
 
 /// Completion candidates for the text being completed (`word`) given the line up to the cursor
@@ -46,7 +41,7 @@ public final class ScriptedLineSource: LineSource {
     }
 
     public convenience init(lines: [String], interactive: Bool = false) {
-        self.init(lines.map { .line($0) }, interactive: interactive)
+        self.init(lines.map { .line(Line($0)) }, interactive: interactive)
     }
 
     public func readLine(prompt: String) -> LineInput {

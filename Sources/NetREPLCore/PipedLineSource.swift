@@ -1,17 +1,13 @@
 // Lines from standard input when it is not a terminal: no prompt, no editing, no recall.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import NetREPLTransport
 
 public final class PipedLineSource: LineSource {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
-    public private(set) var invalidUTF8OfLastLine: [UInt8]?
 
     public let isInteractive = false
 
@@ -20,8 +16,8 @@ public final class PipedLineSource: LineSource {
     }
 
     /// The next line without its newline; a last line without one still counts. A line that is
-    /// not UTF-8 comes as text with U+FFFD in place of its invalid bytes, and its exact bytes in
-    /// `invalidUTF8OfLastLine`, which is what gets sent. A signal while waiting for input ends the session: no
+    /// not UTF-8 comes as text with U+FFFD in place of its invalid bytes, and its exact bytes,
+    /// which are what gets sent. A signal while waiting for input ends the session: no
     /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
     public func readLine(prompt: String) -> LineInput {
         // Checked before every line, not only before a read: lines already buffered must not
@@ -53,13 +49,8 @@ public final class PipedLineSource: LineSource {
         }
     }
 
-    private func decodeLine(_ bytes: ArraySlice<UInt8>) -> String {
-        if let text = String(validating: bytes, as: UTF8.self) {
-            invalidUTF8OfLastLine = nil
-            return text
-        }
-        invalidUTF8OfLastLine = Array(bytes)
-        return String(decoding: bytes, as: UTF8.self)
+    private func decodeLine(_ bytes: ArraySlice<UInt8>) -> Line {
+        Line(bytes: Array(bytes))
     }
 
     private func compactIfWorthIt() {

@@ -4,6 +4,12 @@
 import UTF8Decoding
 
 public enum Sanitizer {
+    /// `text` as it may be shown on a terminal.
+    public static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        return escape(Array(text.utf8))
+    }
+
     /// Returns `bytes` as text in which C0 controls, DEL and ESC appear as `\xHH`, C1 controls and
     /// the invisible bidirectional and line-separator characters as `\u{HHHH}`, and each byte of
     /// invalid UTF-8 as `\xHH`. Everything else, backslash included, is shown as it is.
@@ -35,12 +41,14 @@ public enum Sanitizer {
         }
     }
 
-    /// Whether a scalar must not reach a terminal as it is.
+    /// Whether a scalar must not reach a terminal (or a JSON reader) as it is: C0 and C1 controls,
+    /// DEL, the bidirectional controls, the line and paragraph separators, and the zero-width
+    /// characters that make one text look like another.
     static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
         return v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v)
-            || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
-            || v == 0x2028 || v == 0x2029 || v == 0x200e || v == 0x200f || v == 0x061c
+            || (0x200b...0x200f).contains(v) || (0x202a...0x202e).contains(v) || (0x2060...0x2064).contains(v)
+            || (0x2066...0x2069).contains(v) || v == 0x2028 || v == 0x2029 || v == 0x061c || v == 0xfeff
     }
 
     private static func appendEscaped(_ scalar: Unicode.Scalar, to out: inout String) {

@@ -1,11 +1,7 @@
 // Process-wide record of SIGINT, SIGTERM and SIGHUP, so that blocking waits (readline's select,
 // a transport's poll) can return on EINTR and the session decides what the signal means.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 public enum Signals {
@@ -20,11 +16,7 @@ public enum Signals {
             done = true
             for sig in [SIGINT, SIGTERM, SIGHUP] {
                 var action = sigaction()
-                #if canImport(Glibc)
                 action.__sigaction_handler.sa_handler = { signo in Signals.pendingSignal.store(signo, ordering: .relaxed) }
-                #else
-                action.__sigaction_u.__sa_handler = { signo in Signals.pendingSignal.store(signo, ordering: .relaxed) }
-                #endif
                 sigemptyset(&action.sa_mask)
                 action.sa_flags = 0
                 sigaction(sig, &action, nil)
@@ -48,10 +40,5 @@ public enum Signals {
     public static var pending: Int32? {
         let sig = pendingSignal.load(ordering: .relaxed)
         return sig == 0 ? nil : sig
-    }
-
-    /// Test hook: behave as if `signo` had been delivered.
-    public static func simulate(_ signo: Int32) {
-        pendingSignal.store(signo, ordering: .relaxed)
     }
 }

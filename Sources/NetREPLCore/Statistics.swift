@@ -2,6 +2,8 @@
 // (iputils ping_common.c, finish(): mdev = sqrt(mean(rtt²) − mean(rtt)²)).
 
 import Histogram
+import NetREPLProtocol
+import NetREPLTransport
 
 public struct TransportStatistics: Sendable {
     public private(set) var sent = 0
@@ -9,6 +11,9 @@ public struct TransportStatistics: Sendable {
     public private(set) var lost = 0
     public private(set) var late = 0
     public private(set) var duplicates = 0
+    public private(set) var unexpected = 0
+    public private(set) var truncated = 0
+    public private(set) var cancelled = 0
     public private(set) var errors = 0
     public private(set) var connects = 0
     private var sum = 0.0
@@ -25,21 +30,26 @@ public struct TransportStatistics: Sendable {
     public mutating func record(_ exchange: Exchange) {
         for event in exchange.events {
             switch event {
-            case .late(let reply): if reply.duplicate { duplicates += 1 } else { late += 1 }
+            case .late: late += 1
+            case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
             case .connected: connects += 1
-            case .notice: break
+            case .fellBack: break
             }
         }
-        if exchange.connectNanoseconds != nil { connects += 1 }
-        // A line that never left (connection refused before sending is still an attempt, as in ping).
+        if exchange.connectTime != nil { connects += 1 }
+        // A line that never left (connection refused before sending) is still an attempt, as in ping.
         sent += 1
         switch exchange.outcome {
-        case .ok:
+        case .reply(let reply):
             received += 1
-            if let rtt = exchange.rttNanoseconds { recordRTT(rtt) }
+            recordRTT(reply.roundTrip.wholeNanoseconds)
         case .lost:
             lost += 1
-        case .error, .late, .command:
+        case .truncated:
+            truncated += 1
+        case .cancelled:
+            cancelled += 1
+        case .failed:
             errors += 1
         }
     }
@@ -80,6 +90,9 @@ public struct TransportStatistics: Sendable {
         if lost > 0 { parts.append("\(lost) lost") }
         if late > 0 { parts.append("+\(late) late") }
         if duplicates > 0 { parts.append("+\(duplicates) duplicates") }
+        if unexpected > 0 { parts.append("+\(unexpected) unexpected") }
+        if truncated > 0 { parts.append("+\(truncated) truncated") }
+        if cancelled > 0 { parts.append("+\(cancelled) cancelled") }
         if errors > 0 { parts.append("+\(errors) errors") }
         parts.append("\(significant(lossPercent))% loss")
         return parts.joined(separator: ", ")

@@ -2,16 +2,13 @@
 // terminal, the optional embedded server, and exit statuses (2 for usage errors, not 64).
 
 import ArgumentParser
+import CommandLineOptions
+import Glibc
 import LineEditing
 import Logging
 import NetREPLCore
 import NetREPLServer
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import NetREPLTransport
 
 enum TransportFlag: String, EnumerableFlag {
     case udp, tcp
@@ -57,8 +54,8 @@ struct NetREPLCommand: ParsableCommand {
     @Flag(name: .customShort("6"), help: "Use IPv6 addresses only.")
     var ipv6Only = false
 
-    @Option(help: ArgumentHelp("How long to wait for each reply: 1, 0.5s, 250ms.", valueName: "duration"))
-    var timeout: String = "1s"
+    @Option(help: ArgumentHelp("How long to wait for each reply (and each TCP connect): 1, 0.5s, 250ms; a bare number is seconds.", valueName: "duration"))
+    var timeout = DurationOption(.seconds(1))
 
     @Flag(help: "Start the companion uppercase server in this process on 127.0.0.1 and talk to it.")
     var serve = false
@@ -82,14 +79,10 @@ struct NetREPLCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
     var lines: [String] = []
 
-    var timeoutNanoseconds: UInt64? { parseDuration(timeout) }
-
     func validate() throws {
         if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other; give one of them") }
         if perLine && transport == .udp { throw ValidationError("--per-line is a TCP mode; drop --udp or --per-line") }
-        if timeoutNanoseconds == nil {
-            throw ValidationError("--timeout \(timeout) is not a duration; write it like 1, 0.5s or 250ms (at most 1 hour)")
-        }
+        if timeout.duration <= .zero { throw ValidationError("--timeout must be more than 0; write it like 1, 0.5s or 250ms") }
         if serve {
             if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
             if ipv6Only { throw ValidationError("--serve listens on 127.0.0.1, an IPv4 address; drop -6") }
@@ -130,7 +123,7 @@ struct NetREPLCommand: ParsableCommand {
 
         let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty
         let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
-                                       raw: raw, json: json, quiet: quiet)
+                                       stderrIsTerminal: isTerminal(STDERR_FILENO), raw: raw, json: json, quiet: quiet)
 
         // History belongs to people typing: a script piping thousands of lines must not flood the
         // recall list. A script that wants it says so with --history-file.
@@ -155,7 +148,7 @@ struct NetREPLCommand: ParsableCommand {
             family: ipv4Only ? .ipv4 : (ipv6Only ? .ipv6 : .any),
             transport: (transport == .tcp || perLine) ? .tcp : .udp,
             tcpMode: perLine ? .perLine : .persistent,
-            timeout: timeoutNanoseconds ?? 1_000_000_000,
+            timeout: timeout.duration,
             style: style,
             bannerNotes: notes)
         let status: Int32

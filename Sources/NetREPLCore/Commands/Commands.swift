@@ -1,0 +1,166 @@
+// The `:` commands, each against the narrow context a session gives them: they read and change
+// the session's settings, send lines and say things, and know nothing else of the loop.
+
+import NetREPLProtocol
+import NetREPLTransport
+
+/// What a command may see and do.
+public protocol CommandContext: AnyObject {
+    var configuration: SessionConfiguration { get }
+    var statistics: SessionStatistics { get }
+    var history: HistoryStore { get }
+    /// `localhost:12000 (127.0.0.1:12000)`.
+    var targetDescription: String { get }
+    func use(_ transport: TransportKind, mode: TCPMode?)
+    func connect(to target: Target) throws(ResolutionError)
+    func setTimeout(_ timeout: Duration)
+    /// Sends `line`, shows and counts the outcome; records it in the history when `record`.
+    func send(_ line: Line, record: Bool)
+    func quit()
+    /// Command output and errors, worded by the command, shown by the presenter.
+    func info(_ text: String)
+    func meta(_ text: String)
+    func fail(_ message: String)
+    /// Rows padded into columns, each cell made safe for where it is shown.
+    func table(_ rows: [[String]], rightAligned: Set<Int>)
+    var describeResolution: (ResolutionError) -> String { get }
+}
+
+enum Commands {
+    static let all: [Command] = [
+        Command(name: "udp", usage: ":udp", help: "Send the following lines over UDP, one datagram each.",
+                arguments: .none, completions: { _ in [] }, run: { c, _ in c.use(.udp, mode: nil) }),
+        Command(name: "tcp", usage: ":tcp [persistent|per-line]",
+                help: "Send over TCP: one persistent connection (the default), or a new connection per line as the textbook client does.",
+                arguments: .words(max: 1), completions: { $0 == 0 ? TCPMode.allCases.map(\.rawValue) : [] }, run: tcp),
+        Command(name: "connect", usage: ":connect HOST[:PORT] | HOST PORT | [V6ADDR]:PORT",
+                help: "Send to another host, and port (the current port if omitted); the name is resolved now, once.",
+                arguments: .words(max: 2),
+                completions: { $0 == 0 ? ["localhost", "127.0.0.1", "[::1]"] : ($0 == 1 ? ["12000"] : []) }, run: connect),
+        Command(name: "history", usage: ":history [N]", help: "Show the last N history entries (default 20), numbered for !N.",
+                arguments: .words(max: 1), completions: { _ in [] }, run: history),
+        Command(name: "nohist", usage: ":nohist LINE", help: "Send LINE exactly as written, without recording it in the history.",
+                arguments: .rest, completions: { _ in [] }, run: nohist),
+        Command(name: "stats", usage: ":stats", help: "Show sent, received, loss and round-trip statistics per transport, with percentiles.",
+                arguments: .none, completions: { _ in [] }, run: { c, _ in stats(c) }),
+        Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
+        Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
+                arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
+        Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
+                arguments: .none, completions: { _ in [] }, run: { c, _ in c.quit() }),
+    ]
+
+    /// Checks the argument count against the command's shape; says what is wrong, or nil.
+    static func argumentProblem(_ command: Command, _ arguments: String) -> String? {
+        let words = arguments.split(whereSeparator: \.isWhitespace)
+        switch command.arguments {
+        case .none where !words.isEmpty:
+            return ":\(command.name) takes no arguments (usage: \(command.usage))"
+        case .words(let max) where words.count > max:
+            return "too many arguments for :\(command.name) (usage: \(command.usage))"
+        default:
+            return nil
+        }
+    }
+
+    static func tcp(_ c: CommandContext, _ arguments: String) {
+        let word = arguments.trimmingWhitespace()
+        // `:tcp` alone means a persistent connection, as :help and the man page say.
+        guard !word.isEmpty else { return c.use(.tcp, mode: .persistent) }
+        guard let mode = TCPMode(rawValue: word) ?? TCPMode.allCases.first(where: { $0.rawValue.hasPrefix(word) }) else {
+            return c.fail("unknown TCP mode \"\(word)\"; use persistent or per-line")
+        }
+        c.use(.tcp, mode: mode)
+    }
+
+    static func connect(_ c: CommandContext, _ arguments: String) {
+        let words = arguments.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let first = words.first else { return c.info("sending to \(c.targetDescription)") }
+        guard let (host, embeddedPort) = parseHostPort(first) else {
+            return c.fail("cannot read \"\(first)\" as HOST, HOST:PORT or [V6ADDR]:PORT")
+        }
+        var port = embeddedPort ?? c.configuration.target.port
+        if words.count == 2 {
+            guard embeddedPort == nil else { return c.fail("give the port once: :connect HOST:PORT or :connect HOST PORT") }
+            guard let p = Int(words[1]), (1...65535).contains(p) else {
+                return c.fail("invalid port \"\(words[1])\"; give a number from 1 to 65535")
+            }
+            port = p
+        }
+        guard (1...65535).contains(port) else { return c.fail("invalid port \(port); give a number from 1 to 65535") }
+        do {
+            try c.connect(to: Target(host: host, port: port))
+            c.meta("now sending to \(c.targetDescription)")
+        } catch {
+            c.fail(c.describeResolution(error))
+        }
+    }
+
+    static func timeout(_ c: CommandContext, _ arguments: String) {
+        let text = arguments.trimmingWhitespace()
+        guard !text.isEmpty else { return c.info("timeout: \(DurationGrammar.format(c.configuration.timeout))") }
+        guard let value = DurationGrammar.parse(text) else {
+            return c.fail("invalid timeout \"\(text)\"; write it like \(DurationGrammar.examples)")
+        }
+        guard value > .zero else { return c.fail("the timeout must be more than 0") }
+        c.setTimeout(value)
+        c.meta("timeout: \(DurationGrammar.format(value))")
+    }
+
+    static func history(_ c: CommandContext, _ arguments: String) {
+        let text = arguments.trimmingWhitespace()
+        var count = 20
+        if !text.isEmpty {
+            guard let n = Int(text), n > 0 else { return c.fail("usage: :history [N], with N a positive number") }
+            count = n
+        }
+        guard c.history.capacity > 0 else { return c.info("history is off (NETREPL_HISTSIZE=0)") }
+        let records = c.history.records
+        guard !records.isEmpty else { return c.info("no history yet") }
+        var rows = [["#", "time", "via", "target", "outcome", "rtt ms", "line"]]
+        for i in max(0, records.count - count)..<records.count {
+            let r = records[i]
+            rows.append([String(i + 1), r.localTimeText, r.transport.rawValue, r.target, r.outcome.rawValue,
+                         r.rttNanoseconds.map { fixed(Double($0) / 1e6, 3) } ?? "-", r.line])
+        }
+        c.table(rows, rightAligned: [0, 5])
+    }
+
+    static func nohist(_ c: CommandContext, _ arguments: String) {
+        guard !arguments.isEmpty else { return c.fail("usage: :nohist LINE") }
+        c.send(Line(arguments), record: false)
+    }
+
+    static func stats(_ c: CommandContext) {
+        let lines = c.statistics.summary(showPercentiles: true)
+        if lines.isEmpty { c.info("no lines sent yet") }
+        for line in lines { c.info(line) }
+        c.info("now: \(transportLabel(c.configuration)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))")
+    }
+
+    static func help(_ c: CommandContext, _ arguments: String) {
+        let word = arguments.trimmingWhitespace()
+        guard word.isEmpty else {
+            switch CommandTable.match(word) {
+            case .exact(let name), .prefix(let name):
+                guard let command = CommandTable.command(named: name) else { return }
+                c.info(command.usage)
+                c.info("    " + command.help)
+            case .ambiguous(let names):
+                c.fail(":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it")
+            case .none(let nearest):
+                c.fail("no command :\(word)" + (nearest.map { "; did you mean :\($0)?" } ?? ""))
+            }
+            return
+        }
+        let rows = all.map { ["  " + $0.usage, $0.help] } + CommandTable.otherForms.map { ["  " + $0.0, $0.1] }
+        c.table(rows, rightAligned: [])
+        c.info("Any other line is sent as it is. Tab completes commands; Ctrl-C cancels a wait; Ctrl-D quits.")
+    }
+
+    /// `tcp (persistent)`, `tcp (per-line)` or `udp`.
+    static func transportLabel(_ configuration: SessionConfiguration) -> String {
+        configuration.transport == .tcp ? "tcp (\(configuration.tcpMode.rawValue))" : "udp"
+    }
+}

@@ -1,0 +1,265 @@
+// Everything a session says, worded in one place: replies and their round-trip lines, late
+// replies and noise, failures with their hints, JSON objects. Below this layer nothing writes a
+// sentence for a person; here each typed outcome becomes one.
+
+import NetREPLProtocol
+import NetREPLTransport
+import SystemPackage
+
+final class Presenter {
+    let style: OutputStyle
+    let out: OutputStream
+    let err: OutputStream
+
+    init(style: OutputStyle, out: OutputSink, err: OutputSink) {
+        self.style = style
+        self.out = OutputStream(sink: out, isTerminal: style.stdoutIsTerminal, colour: style.colour)
+        self.err = OutputStream(sink: err, isTerminal: style.stderrIsTerminal, colour: style.colour)
+    }
+
+    /// Where meta lines (RTTs, notices, command output) go: next to replies for a person, else stderr.
+    private var metaStream: OutputStream { style.interactive ? out : err }
+
+    var outputClosed: Bool { out.sink.isClosed }
+
+    /// Command output (asked for, so never suppressed): stdout for a person, else stderr, which
+    /// keeps stdout for replies alone in scripts.
+    func info(_ text: String) {
+        metaStream.line(text)
+    }
+
+    /// Dimmed meta information (RTTs, connects, late replies), suppressed by --quiet and --json.
+    func meta(_ text: String) {
+        if !style.interactive && (style.quiet || style.json) { return }
+        metaStream.line(text, tone: .dim)
+    }
+
+    /// A one-line error: always shown, on stderr.
+    func error(_ text: String) {
+        err.line("netrepl: " + text, tone: .red)
+    }
+
+    func warning(_ text: String) {
+        err.line("netrepl: warning: " + text)
+    }
+
+    /// The line as it may be quoted in a message: at most 60 characters.
+    func excerpt(_ line: String) -> String {
+        line.count > 60 ? String(line.prefix(59)) + "…" : line
+    }
+
+    // MARK: exchanges
+
+    func show(_ exchange: Exchange, target: String) {
+        for event in exchange.events { show(event, exchange: exchange, target: target) }
+        if style.json {
+            out.json(json(exchange, target: target))
+            return
+        }
+        switch exchange.outcome {
+        case .reply(let reply):
+            out.reply(reply.bytes, raw: style.rawReplies)
+            meta(rttLine(exchange, reply))
+        case .lost(let partial):
+            // Named, because in a script many lines may be lost and stdout shows none of them.
+            let got = partial > 0 ? " (\(partial) bytes of a reply had come)" : ""
+            error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within the timeout\(got)"
+                  + (style.interactive ? "; :timeout D waits longer" : ""))
+        case .truncated(let received, let end):
+            if !received.isEmpty { out.reply(received, raw: style.rawReplies) }
+            error("truncated reply to \"\(excerpt(exchange.line.text))\": \(received.count) bytes, then \(describe(end)) before the reply was complete")
+        case .cancelled:
+            error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
+        case .failed(let failure):
+            error(describe(failure, exchange: exchange))
+        }
+    }
+
+    private func peerText(_ exchange: Exchange) -> String {
+        exchange.transport.rawValue + " " + (exchange.peer?.description ?? "?")
+    }
+
+    /// `udp 127.0.0.1:12000 · 0.084 ms · 11 B`
+    func rttLine(_ e: Exchange, _ reply: Reply) -> String {
+        var parts = [e.transport.rawValue + (e.tcpMode == .perLine ? " per-line" : "") + " " + (e.peer?.description ?? "?")]
+        if let connect = e.connectTime {
+            parts.append("connect " + formatMilliseconds(connect))
+            parts.append("exchange " + formatMilliseconds(reply.roundTrip))
+        } else {
+            parts.append(formatMilliseconds(reply.roundTrip))
+        }
+        parts.append(e.bytesSent == reply.bytesReceived ? "\(e.bytesSent) B" : "\(e.bytesSent) B → \(reply.bytesReceived) B")
+        return parts.joined(separator: " · ")
+    }
+
+    private func show(_ event: TransportEvent, exchange: Exchange, target: String) {
+        switch event {
+        case .connected(let peer, let took, let replacing):
+            if let replacing {
+                meta("tcp: \(describe(replacing)); reconnected to \(peer) in \(formatMilliseconds(took))")
+            } else {
+                meta("tcp: connected to \(peer) in \(formatMilliseconds(took))")
+            }
+        case .fellBack(let from, let to):
+            meta("\(exchange.transport.rawValue): nothing listening on \(from); trying \(to)")
+        case .late(let late):
+            if style.json {
+                out.json(jsonLate(late, exchange: exchange, target: target))
+                return
+            }
+            meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip)) (not the reply to this line): "
+                 + String(decoding: late.bytes, as: UTF8.self))
+        case .noise(let noise):
+            if style.json {
+                out.json(jsonNoise(noise, exchange: exchange, target: target))
+                return
+            }
+            var parts: [String] = []
+            if noise.duplicates > 0 { parts.append("\(noise.duplicates) duplicate \(noise.duplicates == 1 ? "reply" : "replies")") }
+            if noise.unexpected > 0 { parts.append("\(noise.unexpected) unexpected \(noise.unexpected == 1 ? "message" : "messages")") }
+            let sample = noise.samples.first.map { ", first: " + String(decoding: $0, as: UTF8.self) } ?? ""
+            meta("ignored \(parts.joined(separator: " and ")) from the server (\(noise.bytes) B, not the reply to any line)\(sample)")
+        }
+    }
+
+    // MARK: wording of typed failures
+
+    func describe(_ end: StreamEnd) -> String {
+        switch end {
+        case .closed: return "the server closed the connection"
+        case .reset: return "the server reset the connection"
+        case .tooLarge(let limit): return "the reply grew past \(limit >> 20) MiB without ending, so netrepl stopped reading it"
+        }
+    }
+
+    func describe(_ end: ConnectionEnd) -> String {
+        switch end {
+        case .serverClosed: return "the server closed the connection"
+        case .reset: return "the server reset the connection"
+        case .failed(let errno): return "the connection failed (\(errno.description))"
+        case .replyAbandoned: return "the previous reply was not awaited to its end, so its connection was set aside"
+        }
+    }
+
+    func describe(_ failure: TransportFailure, exchange: Exchange) -> String {
+        let kind = exchange.transport.rawValue
+        let elsewhere = style.interactive ? ", or :connect to another host or port" : ""
+        switch failure {
+        case .cannotOpenSocket(let errno):
+            return "cannot open a \(kind.uppercased()) socket: \(errno.description)"
+        case .refused(let address):
+            return "nothing listening on \(kind) \(address); start netrepl-server there\(elsewhere)"
+        case .connectTimedOut(let address):
+            return "no answer from \(kind) \(address) to the connection request within the timeout; check the host"
+                + (style.interactive ? ", or raise :timeout" : ", or raise --timeout")
+        case .cannotConnect(let address, let errno):
+            return "cannot reach \(kind) \(address): \(errno.description); check the address and your network"
+        case .datagramTooLarge(let size, let limit):
+            return "line too long for one UDP datagram (\(size) bytes, at most \(limit)); "
+                + (style.interactive ? "use :tcp" : "use --tcp")
+        case .sendFailed(let address, let errno):
+            return "sending to \(kind) \(address) failed: \(errno.description)"
+        case .sendTimedOut(let address):
+            return "\(kind) \(address) stopped reading: the line could not be sent within the timeout"
+        case .receiveFailed(let address, let errno):
+            return "receiving from \(kind) \(address) failed: \(errno.description)"
+        case .closedBeforeReply(let address, let end):
+            return "\(kind) \(address): \(describe(end)) without replying to \"\(excerpt(exchange.line.text))\""
+        }
+    }
+
+    func describe(_ error: ResolutionError) -> String {
+        switch error {
+        case .portOutOfRange(let target):
+            return "port \(target.port) is out of range; give 1 to 65535"
+        case .notFound(let target, let reason):
+            return "cannot resolve \(target.host): \(reason); check the name"
+        case .wrongFamily(let target, let asked):
+            return "\(target.host) is not an \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4") or give an \(asked == .ipv6 ? "IPv6" : "IPv4") address"
+        case .noAddressOfFamily(let target, let asked):
+            return "\(target.host) has no \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4")"
+        }
+    }
+
+    // MARK: JSON
+
+    private func jsonReplyFields(_ bytes: [UInt8]?) -> String {
+        guard let bytes else { return "\"reply\":null" }
+        if isValidUTF8(bytes) {
+            return "\"reply\":" + jsonString(String(decoding: bytes, as: UTF8.self))
+        }
+        return "\"reply\":" + jsonString(String(decoding: bytes, as: UTF8.self)) + ",\"reply_base64\":" + jsonString(base64(bytes))
+    }
+
+    private func micros(_ duration: Duration?) -> String {
+        duration.map { fixed(Double($0.wholeNanoseconds) / 1_000, 3) } ?? "null"
+    }
+
+    func json(_ e: Exchange, target: String) -> String {
+        var replyBytes: [UInt8]?
+        var rtt: Duration?
+        var received = 0
+        switch e.outcome {
+        case .reply(let reply):
+            replyBytes = reply.bytes
+            rtt = reply.roundTrip
+            received = reply.bytesReceived
+        case .truncated(let partial, _):
+            replyBytes = partial
+            received = partial.count
+        case .lost(let partial):
+            received = partial
+        default:
+            break
+        }
+        var fields = [
+            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"target\":" + jsonString(target),
+            "\"peer\":" + jsonString(e.peer?.description ?? ""),
+            "\"line\":" + jsonString(e.line.text),
+            jsonReplyFields(replyBytes),
+            "\"rtt_us\":" + micros(rtt),
+            "\"outcome\":" + jsonString(HistoryOutcome(e.outcome).rawValue),
+            "\"bytes_sent\":\(e.bytesSent)",
+            "\"bytes_received\":\(received)",
+        ]
+        if let mode = e.tcpMode { fields.insert("\"tcp_mode\":" + jsonString(mode.rawValue), at: 1) }
+        var connect = e.connectTime
+        for case .connected(_, let took, _) in e.events { connect = took }
+        if let connect { fields.append("\"connect_us\":" + micros(connect)) }
+        switch e.outcome {
+        case .reply: break
+        case .failed(let failure): fields.append("\"error\":" + jsonString(describe(failure, exchange: e)))
+        case .truncated(_, let end): fields.append("\"error\":" + jsonString(describe(end)))
+        case .lost: fields.append("\"error\":" + jsonString("no reply within the timeout"))
+        case .cancelled: fields.append("\"error\":" + jsonString("cancelled"))
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func jsonLate(_ late: LateReply, exchange e: Exchange, target: String) -> String {
+        let fields = [
+            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"target\":" + jsonString(target),
+            "\"peer\":" + jsonString(e.peer?.description ?? ""),
+            "\"line\":" + jsonString(late.line.text),
+            jsonReplyFields(late.bytes),
+            "\"rtt_us\":" + micros(late.roundTrip),
+            "\"outcome\":\"late\"",
+            "\"bytes_received\":\(late.bytes.count)",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func jsonNoise(_ noise: Noise, exchange e: Exchange, target: String) -> String {
+        let fields = [
+            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"target\":" + jsonString(target),
+            "\"outcome\":\"ignored\"",
+            "\"duplicates\":\(noise.duplicates)",
+            "\"unexpected\":\(noise.unexpected)",
+            "\"bytes_received\":\(noise.bytes)",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}

@@ -1,0 +1,183 @@
+// What one line sent on a transport came to, as types that cannot contradict themselves: a reply,
+// lost, truncated, cancelled, or failed for a typed reason; and what was seen on the way. No
+// sentence for a person is written here: the presentation layer words all of it.
+
+import SystemPackage
+
+/// The two transports of the protocol.
+public enum TransportKind: String, Sendable, CaseIterable {
+    case udp, tcp
+}
+
+/// How TCP is used: one persistent connection, or a new connection for every line (the textbook client).
+public enum TCPMode: String, Sendable, CaseIterable {
+    case persistent
+    case perLine = "per-line"
+}
+
+/// One line as it was read: its text, and the exact bytes to send (which differ from the text's
+/// UTF-8 only when the input was not valid UTF-8; the text then shows U+FFFD).
+public struct Line: Sendable, Equatable {
+    public let text: String
+    public let bytes: [UInt8]
+
+    public init(_ text: String) {
+        self.text = text
+        self.bytes = Array(text.utf8)
+    }
+
+    /// A line read as bytes: sent as they are, shown decoded.
+    public init(bytes: [UInt8]) {
+        self.text = String(decoding: bytes, as: UTF8.self)
+        self.bytes = bytes
+    }
+
+    init(text: String, bytes: [UInt8]) {
+        self.text = text
+        self.bytes = bytes
+    }
+
+    /// The line without its first character (`::x` sends `:x`), bytes and text alike.
+    public func droppingFirstCharacter() -> Line {
+        guard let first = text.first else { return self }
+        return Line(text: String(text.dropFirst()), bytes: Array(bytes.dropFirst(String(first).utf8.count)))
+    }
+}
+
+/// A reply, with the time from just before the send to the kernel's receipt of its last byte.
+public struct Reply: Sendable, Equatable {
+    public var bytes: [UInt8]
+    public var roundTrip: Duration
+    /// Bytes received for it, its terminator included.
+    public var bytesReceived: Int
+}
+
+/// How a stream ended under a reply.
+public enum StreamEnd: Sendable, Equatable {
+    /// The server closed its side (FIN).
+    case closed
+    /// The server reset the connection (RST).
+    case reset
+    /// The reply grew past what netrepl keeps for one reply (`limit` bytes) without ending.
+    case tooLarge(limit: Int)
+}
+
+/// Why a line could not be exchanged at all.
+public enum TransportFailure: Error, Sendable, Equatable {
+    case cannotOpenSocket(Errno)
+    /// Nothing listens there (ICMP port unreachable for UDP, RST to the SYN for TCP).
+    case refused(SocketAddress)
+    case connectTimedOut(SocketAddress)
+    case cannotConnect(SocketAddress, Errno)
+    /// The line does not fit in one datagram to that address.
+    case datagramTooLarge(size: Int, limit: Int)
+    case sendFailed(SocketAddress, Errno)
+    /// The server stopped reading, and the line could not be sent before the deadline.
+    case sendTimedOut(SocketAddress)
+    case receiveFailed(SocketAddress, Errno)
+    /// The connection ended before any byte of the reply came.
+    case closedBeforeReply(SocketAddress, StreamEnd)
+
+    /// Failures to reach the server at all, which the exit status tells apart (2, not 1).
+    public var isConnectionFailure: Bool {
+        switch self {
+        case .cannotOpenSocket, .refused, .connectTimedOut, .cannotConnect: return true
+        default: return false
+        }
+    }
+}
+
+/// What one line's exchange came to.
+public enum ExchangeOutcome: Sendable, Equatable {
+    case reply(Reply)
+    /// No complete reply by the deadline; `partialBytes` of one had come.
+    case lost(partialBytes: Int)
+    /// The reply began but the stream ended (or it grew too large) before it was complete.
+    case truncated(received: [UInt8], end: StreamEnd)
+    /// A signal (SIGINT: Ctrl-C) ended the wait; a reply that comes later is shown as late.
+    case cancelled(signal: Int32)
+    case failed(TransportFailure)
+}
+
+/// A reply that came for an earlier line, after that line was given up (lost or cancelled).
+public struct LateReply: Sendable, Equatable {
+    public var line: Line
+    public var bytes: [UInt8]
+    public var roundTrip: Duration
+}
+
+/// Datagrams and bytes that were nobody's reply, counted; only a bounded sample is kept.
+public struct Noise: Sendable, Equatable {
+    /// Further copies of a reply already taken.
+    public var duplicates = 0
+    /// Datagrams or chunks that answer no line (extra datagrams, bytes after a reply).
+    public var unexpected = 0
+    public var bytes = 0
+    /// The first few unexpected payloads, each cut to `sampleLimit` bytes.
+    public var samples: [[UInt8]] = []
+
+    public static let sampleCount = 3
+    public static let sampleLimit = 160
+
+    public init() {}
+
+    public var isEmpty: Bool { duplicates == 0 && unexpected == 0 }
+
+    mutating func countDuplicate(_ size: Int) {
+        duplicates += 1
+        bytes += size
+    }
+
+    mutating func countUnexpected<C: Collection>(_ payload: C) where C.Element == UInt8 {
+        unexpected += 1
+        bytes += payload.count
+        if samples.count < Self.sampleCount { samples.append(Array(payload.prefix(Self.sampleLimit))) }
+    }
+}
+
+/// Why a persistent connection is being replaced.
+public enum ConnectionEnd: Sendable, Equatable {
+    /// The server closed it while idle, or right after its reply.
+    case serverClosed
+    case reset
+    case failed(Errno)
+    /// A reply on it was given up (lost or cancelled), so it is never used for another line.
+    case replyAbandoned
+}
+
+/// Something the transport did or saw before the outcome, shown in order before it.
+public enum TransportEvent: Sendable, Equatable {
+    /// A TCP connection was opened; `replacing` says why the previous one ended, if there was one.
+    case connected(SocketAddress, took: Duration, replacing: ConnectionEnd?)
+    /// The address tried first refused; the next resolved address is tried.
+    case fellBack(from: SocketAddress, to: SocketAddress)
+    case late(LateReply)
+    case noise(Noise)
+}
+
+/// One line's exchange.
+public struct Exchange: Sendable {
+    public let line: Line
+    public let transport: TransportKind
+    /// Set for TCP only.
+    public let tcpMode: TCPMode?
+    /// The address the line went to (nil when none could be reached).
+    public var peer: SocketAddress?
+    public var bytesSent = 0
+    /// For a connection opened for this line alone (per-line TCP): how long the connect took.
+    public var connectTime: Duration?
+    public var outcome: ExchangeOutcome
+    public var events: [TransportEvent] = []
+
+    init(line: Line, transport: TransportKind, tcpMode: TCPMode?, outcome: ExchangeOutcome) {
+        self.line = line
+        self.transport = transport
+        self.tcpMode = tcpMode
+        self.outcome = outcome
+    }
+
+    public var reply: Reply? {
+        if case .reply(let reply) = outcome { return reply }
+        return nil
+    }
+}

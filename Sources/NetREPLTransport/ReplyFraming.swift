@@ -1,0 +1,56 @@
+// Where a reply ends: a rule the transport is given, not an assumption it makes. netrepl-server's
+// replies end with the datagram (UDP), with the newline (a persistent TCP connection) or with the
+// connection (the textbook's TCP client); other servers (SMTP, redis, HTTP) want other rules.
+
+/// A rule for where a reply ends in the bytes received for it.
+public protocol ReplyFraming: Sendable {
+    /// Given the bytes received so far for one reply, the length of the complete reply at their
+    /// start and how many of its last bytes are a terminator not to show; nil while incomplete.
+    func replyEnd(in received: ArraySlice<UInt8>) -> (length: Int, terminator: Int)?
+    /// Whether the end of the stream completes a reply (true) or cuts it short (false).
+    var endOfStreamEndsReply: Bool { get }
+    /// What is appended to each line sent (a newline for line framing).
+    var requestTerminator: [UInt8] { get }
+}
+
+/// Each datagram is one whole reply.
+public struct DatagramFraming: ReplyFraming {
+    public init() {}
+    public func replyEnd(in received: ArraySlice<UInt8>) -> (length: Int, terminator: Int)? { (received.count, 0) }
+    public var endOfStreamEndsReply: Bool { false }
+    public var requestTerminator: [UInt8] { [] }
+}
+
+/// A reply ends with a terminator (a newline by default), which is not shown; each line sent ends
+/// with the same terminator.
+public struct TerminatorFraming: ReplyFraming {
+    public let terminator: [UInt8]
+
+    public init(terminator: [UInt8] = [UInt8(ascii: "\n")]) {
+        precondition(!terminator.isEmpty, "a terminator has at least one byte")
+        self.terminator = terminator
+    }
+
+    public func replyEnd(in received: ArraySlice<UInt8>) -> (length: Int, terminator: Int)? {
+        guard received.count >= terminator.count, let last = terminator.last else { return nil }
+        var i = received.startIndex + terminator.count - 1
+        while i < received.endIndex {
+            if received[i] == last, received[(i - terminator.count + 1)...i].elementsEqual(terminator) {
+                return (i - received.startIndex + 1, terminator.count)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    public var endOfStreamEndsReply: Bool { false }
+    public var requestTerminator: [UInt8] { terminator }
+}
+
+/// The reply is everything until the server closes the connection (the textbook's TCP client).
+public struct EndOfStreamFraming: ReplyFraming {
+    public init() {}
+    public func replyEnd(in received: ArraySlice<UInt8>) -> (length: Int, terminator: Int)? { nil }
+    public var endOfStreamEndsReply: Bool { true }
+    public var requestTerminator: [UInt8] { [] }
+}

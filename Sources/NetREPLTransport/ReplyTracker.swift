@@ -1,0 +1,176 @@
+// Which line a received byte belongs to. Each line is sent on a socket of its own (a UDP socket,
+// a TCP connection, or a persistent connection no line was abandoned on), so arrivals are
+// attributed by where they come in, never by what they say: a reply is a line's reply only if it
+// came on that line's socket and completed within its deadline. A pure value: fed arrivals and
+// instants, tested without sockets.
+
+/// Identifies one line sent, for as long as its socket is kept.
+public struct Ticket: Hashable, Sendable {
+    let value: UInt64
+
+    /// No line yet (a connection opened before its first send): whatever comes is unexpected.
+    static let unassigned = Ticket(value: 0)
+}
+
+/// What an arrival or an end of stream settled.
+public enum Resolution: Sendable, Equatable {
+    /// The awaited reply of the line with this ticket.
+    case reply(Ticket, Reply)
+    /// The reply of a line already given up.
+    case late(LateReply)
+    /// The awaited reply was cut short (`received` may be empty: nothing came at all).
+    case cut(Ticket, received: [UInt8], end: StreamEnd)
+}
+
+public struct ReplyTracker: Sendable {
+    /// The most kept of one reply: a server that never ends one cannot take all memory.
+    public let maximumReply: Int
+    /// The most kept of a reply already given up, per line.
+    public let maximumLateReply: Int
+
+    private enum State: Equatable {
+        /// The line's sender is waiting for this reply.
+        case awaited
+        /// Given up (lost or cancelled): a completion is a late reply.
+        case abandoned
+        /// Answered: what comes after is a duplicate or unexpected.
+        case answered(fingerprint: Int, length: Int)
+        /// The stream ended or the tracker gave up on it: anything more is unexpected.
+        case closed
+    }
+
+    private struct Entry {
+        let line: Line
+        let sentAt: ContinuousClock.Instant
+        let framing: any ReplyFraming
+        var state: State
+        var buffer: [UInt8] = []
+    }
+
+    private var entries: [Ticket: Entry] = [:]
+    private var nextTicket: UInt64 = 0
+    /// Duplicates and unexpected data since it was last taken.
+    public private(set) var noise = Noise()
+
+    public init(maximumReply: Int = 4 << 20, maximumLateReply: Int = 256 << 10) {
+        self.maximumReply = maximumReply
+        self.maximumLateReply = maximumLateReply
+    }
+
+    /// Lines whose socket is still kept.
+    public var count: Int { entries.count }
+
+    /// Records a line sent at `instant`, whose reply is framed by `framing`.
+    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant) -> Ticket {
+        nextTicket += 1
+        let ticket = Ticket(value: nextTicket)
+        entries[ticket] = Entry(line: line, sentAt: instant, framing: framing, state: .awaited)
+        return ticket
+    }
+
+    /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream).
+    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant) -> Resolution?
+    where C.Element == UInt8 {
+        guard var entry = entries[ticket] else {
+            noise.countUnexpected(bytes)
+            return nil
+        }
+        switch entry.state {
+        case .answered(let fingerprint, let length):
+            if entry.framing is DatagramFraming, bytes.count == length, Self.fingerprint(bytes) == fingerprint {
+                noise.countDuplicate(bytes.count)
+            } else {
+                noise.countUnexpected(bytes)
+            }
+            return nil
+        case .closed:
+            noise.countUnexpected(bytes)
+            return nil
+        case .awaited, .abandoned:
+            break
+        }
+        let awaited = entry.state == .awaited
+        entry.buffer.append(contentsOf: bytes)
+        defer { entries[ticket] = entry }
+        guard let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[...]) else {
+            let limit = awaited ? maximumReply : maximumLateReply
+            guard entry.buffer.count > limit else { return nil }
+            let received = entry.buffer
+            entry.buffer = []
+            entry.state = .closed
+            if awaited { return .cut(ticket, received: received, end: .tooLarge(limit: limit)) }
+            noise.countUnexpected(received)
+            return nil
+        }
+        let replyBytes = Array(entry.buffer[..<(length - terminator)])
+        let rest = entry.buffer[length...]
+        if !rest.isEmpty { noise.countUnexpected(rest) }
+        entry.buffer = []
+        entry.state = .answered(fingerprint: Self.fingerprint(replyBytes), length: length)
+        let roundTrip = max(arrival - entry.sentAt, .zero)
+        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length)) }
+        return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
+    }
+
+    /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
+    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant) -> Resolution? {
+        guard var entry = entries[ticket] else { return nil }
+        defer { entries[ticket] = entry }
+        let state = entry.state
+        let received = entry.buffer
+        entry.buffer = []
+        entry.state = .closed
+        switch state {
+        case .answered, .closed:
+            if case .answered = state { entry.state = state }
+            return nil
+        case .awaited, .abandoned:
+            // An empty reply to an empty line is a reply, when the end of the stream frames it.
+            let complete = end == .closed && entry.framing.endOfStreamEndsReply && (!received.isEmpty || entry.line.bytes.isEmpty)
+            let roundTrip = max(instant - entry.sentAt, .zero)
+            if state == .awaited {
+                if complete {
+                    entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
+                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count))
+                }
+                return .cut(ticket, received: received, end: end)
+            }
+            if complete { return .late(LateReply(line: entry.line, bytes: received, roundTrip: roundTrip)) }
+            if !received.isEmpty { noise.countUnexpected(received) }
+            return nil
+        }
+    }
+
+    /// The line's sender stopped waiting (lost or cancelled): a later completion is late.
+    /// Returns how many bytes of the reply had come.
+    @discardableResult
+    public mutating func abandon(_ ticket: Ticket) -> Int {
+        guard var entry = entries[ticket], entry.state == .awaited else { return 0 }
+        entry.state = .abandoned
+        if entry.buffer.count > maximumLateReply {
+            noise.countUnexpected(entry.buffer)
+            entry.buffer = []
+            entry.state = .closed
+        }
+        entries[ticket] = entry
+        return entry.buffer.count
+    }
+
+    /// The socket of `ticket` was closed: forget the line.
+    public mutating func retire(_ ticket: Ticket) {
+        entries[ticket] = nil
+    }
+
+    /// Duplicates and unexpected data counted since the last call, if any.
+    public mutating func takeNoise() -> Noise? {
+        guard !noise.isEmpty else { return nil }
+        defer { noise = Noise() }
+        return noise
+    }
+
+    private static func fingerprint<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
+        var hasher = Hasher()
+        for byte in bytes { hasher.combine(byte) }
+        return hasher.finalize()
+    }
+}
