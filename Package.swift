@@ -91,13 +91,20 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Servers that misbehave on purpose (delay, duplicate, flood, dribble, cut, reset), for tests only.
+        .target(name: "MisbehavingPeers", path: "Tests/MisbehavingPeers"),
+        .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol"]),
+        .testTarget(
+            name: "NetREPLTransportTests",
+            dependencies: ["NetREPLTransport", "NetREPLProtocol", "MisbehavingPeers"]
+        ),
         .testTarget(
             name: "NetREPLCoreTests",
-            dependencies: ["NetREPLCore"]
+            dependencies: ["NetREPLCore", "NetREPLTransport", "MisbehavingPeers"]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetREPLServer", "LineEditing", "netrepl", "netrepl-server"]
+            dependencies: ["NetREPLServer", "LineEditing", "MisbehavingPeers", "netrepl", "netrepl-server"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -63,7 +63,7 @@ final class Presenter {
         case .lost(let partial):
             // Named, because in a script many lines may be lost and stdout shows none of them.
             let got = partial > 0 ? " (\(partial) bytes of a reply had come)" : ""
-            error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within the timeout\(got)"
+            error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within \(DurationGrammar.format(exchange.timeout))\(got)"
                   + (style.interactive ? "; :timeout D waits longer" : ""))
         case .truncated(let received, let end):
             if !received.isEmpty { out.reply(received, raw: style.rawReplies) }

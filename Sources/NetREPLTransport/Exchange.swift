@@ -50,6 +50,12 @@ public struct Reply: Sendable, Equatable {
     public var roundTrip: Duration
     /// Bytes received for it, its terminator included.
     public var bytesReceived: Int
+
+    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int) {
+        self.bytes = bytes
+        self.roundTrip = roundTrip
+        self.bytesReceived = bytesReceived
+    }
 }
 
 /// How a stream ended under a reply.
@@ -104,6 +110,12 @@ public struct LateReply: Sendable, Equatable {
     public var line: Line
     public var bytes: [UInt8]
     public var roundTrip: Duration
+
+    public init(line: Line, bytes: [UInt8], roundTrip: Duration) {
+        self.line = line
+        self.bytes = bytes
+        self.roundTrip = roundTrip
+    }
 }
 
 /// Datagrams and bytes that were nobody's reply, counted; only a bounded sample is kept.
@@ -166,10 +178,12 @@ public struct Exchange: Sendable {
     public var bytesSent = 0
     /// For a connection opened for this line alone (per-line TCP): how long the connect took.
     public var connectTime: Duration?
+    /// How long the reply was waited for.
+    public var timeout: Duration = .zero
     public var outcome: ExchangeOutcome
     public var events: [TransportEvent] = []
 
-    init(line: Line, transport: TransportKind, tcpMode: TCPMode?, outcome: ExchangeOutcome) {
+    public init(line: Line, transport: TransportKind, tcpMode: TCPMode? = nil, outcome: ExchangeOutcome) {
         self.line = line
         self.transport = transport
         self.tcpMode = tcpMode

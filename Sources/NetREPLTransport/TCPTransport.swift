@@ -49,6 +49,7 @@ public final class TCPTransport {
     public func exchange(_ line: Line, timeout: Duration) -> Exchange {
         var exchange = Exchange(line: line, transport: .tcp, tcpMode: mode, outcome: .lost(partialBytes: 0))
         var own: [TransportEvent] = []
+        exchange.timeout = timeout
         attendant.drainKept()
         switch mode {
         case .persistent: persistent(&exchange, &own, timeout: timeout)

@@ -30,6 +30,7 @@ public final class UDPTransport {
     public func exchange(_ line: Line, timeout: Duration) -> Exchange {
         var exchange = Exchange(line: line, transport: .udp, tcpMode: nil, outcome: .lost(partialBytes: 0))
         var fallbacks: [TransportEvent] = []
+        exchange.timeout = timeout
         attendant.drainKept()
         send(&exchange, &fallbacks, timeout: timeout)
         exchange.events = attendant.takeEvents() + fallbacks

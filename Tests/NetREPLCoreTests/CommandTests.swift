@@ -1,40 +1,58 @@
 // The command table: parsing typed lines, nearest-name suggestions, completion candidates.
 
 import Testing
+import MisbehavingPeers
+import NetREPLTransport
 @testable import NetREPLCore
 
 @Suite struct CommandParsingTests {
     @Test(arguments: [
-        ("hello world", ParsedLine.send("hello world")),
+        ("hello world", ParsedLine.send(Line("hello world"))),
         ("", .empty),
-        ("::tcp", .send(":tcp")),
-        (":::", .send("::")),
+        ("::tcp", .send(Line(":tcp"))),
+        (":::", .send(Line("::"))),
         (":udp", .command(name: "udp", arguments: "")),
         (":tcp per-line", .command(name: "tcp", arguments: "per-line")),
         (":connect  example.org 7", .command(name: "connect", arguments: "example.org 7")),
         (":q", .command(name: "quit", arguments: "")),
         (":nohist   two  spaces ", .command(name: "nohist", arguments: "two  spaces ")),
-        ("!12", .recall(12)),
-        ("!x", .send("!x")),
-        ("!", .send("!")),
-        ("!3 apples", .send("!3 apples")),
+        ("!12", .recall(.entry(12))),
+        ("!!", .recall(.last)),
+        ("!x", .send(Line("!x"))),
+        ("!", .send(Line("!"))),
+        ("!3 apples", .send(Line("!3 apples"))),
     ])
     func parses(line: String, expected: ParsedLine) {
-        #expect(CommandTable.parse(line) == expected)
+        #expect(CommandTable.parse(Line(line)) == expected)
+    }
+
+    @Test func aColonLineThatIsNotUTF8KeepsItsBytesWhenTheColonGoes() {
+        let line = Line(bytes: Array("::a".utf8) + [0xff])
+        #expect(CommandTable.parse(line) == .send(Line(bytes: Array(":a".utf8) + [0xff])))
     }
 
     @Test func unknownCommandNamesTheNearest() {
-        #expect(CommandTable.parse(":tpc") == .unknown(word: "tpc", suggestion: "tcp", ambiguous: []))
-        #expect(CommandTable.parse(":hisotry 3") == .unknown(word: "hisotry", suggestion: "history", ambiguous: []))
-        #expect(CommandTable.parse(":exit") == .unknown(word: "exit", suggestion: "quit", ambiguous: []))
+        #expect(CommandTable.parse(Line(":tpc")) == .unknown(word: "tpc", match: .none(nearest: "tcp")))
+        #expect(CommandTable.parse(Line(":hisotry 3")) == .unknown(word: "hisotry", match: .none(nearest: "history")))
+        #expect(CommandTable.parse(Line(":exit")) == .unknown(word: "exit", match: .none(nearest: "quit")))
+        #expect(CommandTable.parse(Line(":zzzzzzzzzz")) == .unknown(word: "zzzzzzzzzz", match: .none(nearest: nil)))
     }
 
     @Test func ambiguousPrefixListsTheCandidates() {
-        guard case .unknown(_, _, let ambiguous) = CommandTable.parse(":h") else {
-            Issue.record("expected unknown")
-            return
-        }
-        #expect(ambiguous == ["history", "help"])
+        #expect(CommandTable.parse(Line(":h")) == .unknown(word: "h", match: .ambiguous(["history", "help"])))
+        #expect(CommandTable.match("h") == .ambiguous(["history", "help"]))
+        #expect(CommandTable.match(":hel") == .prefix("help"))
+        #expect(CommandTable.match("help") == .exact("help"))
+    }
+
+    @Test func extraWordsAfterACommandThatTakesNoneAreAnError() throws {
+        let udp = try #require(CommandTable.command(named: "udp"))
+        #expect(Commands.argumentProblem(udp, "now") == ":udp takes no arguments (usage: :udp)")
+        #expect(Commands.argumentProblem(udp, "") == nil)
+        let tcp = try #require(CommandTable.command(named: "tcp"))
+        #expect(Commands.argumentProblem(tcp, "per-line extra") != nil)
+        let nohist = try #require(CommandTable.command(named: "nohist"))
+        #expect(Commands.argumentProblem(nohist, "any number of words") == nil)
     }
 
     @Test func editDistance() {
@@ -50,7 +68,7 @@ import Testing
         for command in CommandTable.all {
             #expect(command.usage.hasPrefix(":" + command.name))
             #expect(command.help.hasSuffix("."))
-            #expect(CommandTable.parse(":" + command.name) == .command(name: command.name, arguments: ""))
+            #expect(CommandTable.parse(Line(":" + command.name)) == .command(name: command.name, arguments: ""))
         }
         #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "timeout", "help", "quit"])
     }

@@ -4,9 +4,11 @@
 import Foundation
 import Glibc
 import Testing
+import MisbehavingPeers
+import NetREPLTransport
 @testable import NetREPLCore
 
-private func record(_ line: String, outcome: Outcome = .ok, rtt: UInt64? = 84_213, transport: TransportKind = .udp) -> HistoryRecord {
+private func record(_ line: String, outcome: HistoryOutcome = .ok, rtt: UInt64? = 84_213, transport: TransportKind = .udp) -> HistoryRecord {
     HistoryRecord(timeMilliseconds: 1_764_060_244_123, transport: transport, target: "localhost:12000", outcome: outcome,
                   rttNanoseconds: rtt, line: line)
 }
@@ -71,7 +73,7 @@ private func mode(_ path: String) -> mode_t {
     @Test func recallSkipsLateRecordsAndRepeats() {
         let path = temporaryHistoryPath()
         let store = HistoryStore(path: path, capacity: 1000)
-        for (line, outcome) in [("a", Outcome.lost), ("b", .ok), ("a", .late), ("b", .ok), ("c", .ok)] {
+        for (line, outcome) in [("a", HistoryOutcome.lost), ("b", .ok), ("a", .late), ("b", .ok), ("c", .ok)] {
             store.append(record(line, outcome: outcome))
         }
         #expect(HistoryStore(path: path, capacity: 1000).recallLines == ["a", "b", "c"])

@@ -2,6 +2,8 @@
 
 import Glibc
 import Testing
+import MisbehavingPeers
+import NetREPLTransport
 @testable import NetREPLCore
 
 @Suite(.serialized) struct PipedLineSourceTests {
@@ -16,20 +18,22 @@ import Testing
     @Test func splitsLines() {
         let s = source(Array("a\n\nb c\r\nlast".utf8) + [0xff, 0x0a])
         #expect(!s.isInteractive)
-        #expect(s.readLine(prompt: "> ") == .line("a"))
-        #expect(s.readLine(prompt: "> ") == .line(""))
-        #expect(s.readLine(prompt: "> ") == .line("b c\r"))
-        #expect(s.invalidUTF8OfLastLine == nil)
-        #expect(s.readLine(prompt: "> ") == .line("last\u{FFFD}"))
-        #expect(s.invalidUTF8OfLastLine == Array("last".utf8) + [0xff])
+        #expect(s.readLine(prompt: "> ") == .line(Line("a")))
+        #expect(s.readLine(prompt: "> ") == .line(Line("")))
+        #expect(s.readLine(prompt: "> ") == .line(Line("b c\r")))
+        // Not UTF-8: shown with U+FFFD, sent as the bytes it came as.
+        let last = Line(bytes: Array("last".utf8) + [0xff])
+        #expect(last.text == "last\u{FFFD}")
+        #expect(s.readLine(prompt: "> ") == .line(last))
         #expect(s.readLine(prompt: "> ") == .endOfInput)
         #expect(s.readLine(prompt: "> ") == .endOfInput)
     }
 
     @Test func aSignalEndsInputEvenWithLinesBuffered() {
         let s = source(Array("one\ntwo\n".utf8))
-        #expect(s.readLine(prompt: "") == .line("one"))
-        Signals.simulate(SIGTERM)
+        #expect(s.readLine(prompt: "") == .line(Line("one")))
+        Signals.install()
+        raise(SIGTERM)
         #expect(s.readLine(prompt: "") == .terminated(signal: SIGTERM))
         #expect(Signals.pending == nil)
     }

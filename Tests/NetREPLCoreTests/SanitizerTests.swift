@@ -1,6 +1,8 @@
 // The reply sanitizer: nothing a server sends may drive the terminal.
 
 import Testing
+import MisbehavingPeers
+import NetREPLTransport
 @testable import NetREPLCore
 
 @Suite struct SanitizerTests {

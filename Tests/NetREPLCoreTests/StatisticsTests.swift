@@ -1,12 +1,12 @@
 // Statistics as ping computes them, and the small formatters they use.
 
 import Testing
+import MisbehavingPeers
+import NetREPLTransport
 @testable import NetREPLCore
 
 func okExchange(_ nanos: UInt64, _ kind: TransportKind = .udp) -> Exchange {
-    var e = Exchange(transport: kind, line: "x", peer: "127.0.0.1:1", outcome: .ok)
-    e.rttNanoseconds = nanos
-    return e
+    Exchange(line: Line("x"), transport: kind, outcome: .reply(Reply(bytes: [88], roundTrip: .nanoseconds(Int64(nanos)), bytesReceived: 1)))
 }
 
 @Suite struct StatisticsTests {
@@ -21,10 +21,8 @@ func okExchange(_ nanos: UInt64, _ kind: TransportKind = .udp) -> Exchange {
     @Test func lossCountsLostAndFailedLines() {
         var stats = TransportStatistics()
         stats.record(okExchange(100_000))
-        stats.record(Exchange(transport: .udp, line: "y", peer: "p", outcome: .lost))
-        var failed = Exchange(transport: .udp, line: "z", peer: "p", outcome: .error)
-        failed.failure = .connection
-        stats.record(failed)
+        stats.record(Exchange(line: Line("y"), transport: .udp, outcome: .lost(partialBytes: 0)))
+        stats.record(Exchange(line: Line("z"), transport: .udp, outcome: .failed(.datagramTooLarge(size: 70_000, limit: 65_507))))
         #expect(stats.sent == 3 && stats.received == 1 && stats.lost == 1 && stats.errors == 1)
         #expect(stats.countsLine == "3 sent, 1 received, 1 lost, +1 errors, 66.6667% loss")
     }
@@ -32,16 +30,26 @@ func okExchange(_ nanos: UInt64, _ kind: TransportKind = .udp) -> Exchange {
     @Test func lateAndDuplicateRepliesAreCountedApart() {
         var stats = TransportStatistics()
         var e = okExchange(50_000)
-        e.events = [.late(LateReply(payload: [65], line: "a", rttNanoseconds: nil, duplicate: false)),
-                    .late(LateReply(payload: [65], line: nil, rttNanoseconds: nil, duplicate: true))]
+        var noise = Noise()
+        noise.duplicates = 1
+        noise.unexpected = 2
+        e.events = [.late(LateReply(line: Line("a"), bytes: [65], roundTrip: .milliseconds(3))), .noise(noise)]
         stats.record(e)
-        #expect(stats.late == 1 && stats.duplicates == 1 && stats.received == 1)
-        #expect(stats.countsLine == "1 sent, 1 received, +1 late, +1 duplicates, 0% loss")
+        #expect(stats.late == 1 && stats.duplicates == 1 && stats.unexpected == 2 && stats.received == 1)
+        #expect(stats.countsLine == "1 sent, 1 received, +1 late, +1 duplicates, +2 unexpected, 0% loss")
+    }
+
+    @Test func truncatedAndCancelledLinesAreFailuresOfTheirOwnKind() {
+        var stats = TransportStatistics()
+        stats.record(Exchange(line: Line("a"), transport: .tcp, tcpMode: .persistent, outcome: .truncated(received: [65], end: .reset)))
+        stats.record(Exchange(line: Line("b"), transport: .tcp, tcpMode: .persistent, outcome: .cancelled(signal: 2)))
+        #expect(stats.received == 0 && stats.truncated == 1 && stats.cancelled == 1)
+        #expect(stats.countsLine == "2 sent, 0 received, +1 truncated, +1 cancelled, 100% loss")
     }
 
     @Test func noRepliesNoRTTLine() {
         var stats = TransportStatistics()
-        stats.record(Exchange(transport: .udp, line: "y", peer: "p", outcome: .lost))
+        stats.record(Exchange(line: Line("y"), transport: .udp, outcome: .lost(partialBytes: 0)))
         #expect(stats.rttLine == nil)
         #expect(stats.countsLine == "1 sent, 0 received, 1 lost, 100% loss")
     }
@@ -64,30 +72,19 @@ func okExchange(_ nanos: UInt64, _ kind: TransportKind = .udp) -> Exchange {
 }
 
 @Suite struct FormatTests {
-    @Test(arguments: [("1", 1_000_000_000), ("0.5", 500_000_000), ("250ms", 250_000_000), ("2s", 2_000_000_000),
-                      ("1.5 s", 1_500_000_000), ("100us", 100_000), ("1m", 60_000_000_000)] as [(String, UInt64)])
-    func parsesDurations(text: String, nanos: UInt64) {
-        #expect(parseDuration(text) == nanos)
-    }
-
-    @Test(arguments: ["", "0", "-1", "abc", "1h", "2 hours", "nan", "inf", "1e3", "61m"])
-    func rejectsBadDurations(text: String) {
-        #expect(parseDuration(text) == nil)
-    }
-
     @Test func numbers() {
         #expect(fixed(0.0845, 3) == "0.085")
         #expect(fixed(12, 2) == "12.00")
         #expect(significant(100.0 / 3.0) == "33.3333")
         #expect(significant(0) == "0")
         #expect(significant(100) == "100")
-        #expect(formatMilliseconds(84_213) == "0.084 ms")
-        #expect(formatDuration(1_000_000_000) == "1 s")
-        #expect(formatDuration(250_000_000) == "250 ms")
+        #expect(formatMilliseconds(.nanoseconds(84_213)) == "0.084 ms")
     }
 
     @Test func json() {
         #expect(jsonString("a\"b\\c\n\u{1b}") == "\"a\\\"b\\\\c\\n\\u001b\"")
+        // Bidi controls and zero-width characters would make a reader see another text.
+        #expect(jsonString("a\u{202E}b\u{200B}c\u{FEFF}") == "\"a\\u202eb\\u200bc\\ufeff\"")
         #expect(base64(Array("hello".utf8)) == "aGVsbG8=")
         #expect(base64([0xff, 0xfe, 0xfd]) == "//79")
         #expect(base64([0x00]) == "AA==")

@@ -1,0 +1,21 @@
+// Runs scripted sessions against the peers of MisbehavingPeers and returns what they printed.
+
+import MisbehavingPeers
+import NetREPLTransport
+@testable import NetREPLCore
+
+/// Runs a scripted session against 127.0.0.1:`port` and returns (stdout, stderr, exit status, session).
+@discardableResult
+func runSession(_ lines: [String], port: Int, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
+                timeout: Duration = .seconds(2), json: Bool = false, historyPath: String? = nil,
+                interactive: Bool = false, terminals: Bool? = nil) throws -> (out: String, err: String, status: Int32, session: Session) {
+    let out = BufferSink(), err = BufferSink()
+    let onTerminal = terminals ?? interactive
+    let style = OutputStyle(interactive: interactive, colour: false, stdoutIsTerminal: onTerminal, stderrIsTerminal: onTerminal, json: json)
+    let configuration = SessionConfiguration(target: Target(host: "127.0.0.1", port: port), transport: transport,
+                                             tcpMode: tcpMode, timeout: timeout, style: style)
+    let session = try Session(configuration: configuration, source: ScriptedLineSource(lines: lines, interactive: interactive),
+                              history: HistoryStore(path: historyPath, capacity: 1000), out: out, err: err)
+    let status = session.run()
+    return (out.text, err.text, status, session)
+}
