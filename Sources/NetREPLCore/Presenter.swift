@@ -2,6 +2,7 @@
 // replies and noise, failures with their hints, JSON objects. Below this layer nothing writes a
 // sentence for a person; here each typed outcome becomes one.
 
+import Glibc
 import NetREPLProtocol
 import NetREPLTransport
 import SystemPackage
@@ -68,10 +69,21 @@ final class Presenter {
         case .truncated(let received, let end):
             if !received.isEmpty { out.reply(received, raw: style.rawReplies) }
             error("truncated reply to \"\(excerpt(exchange.line.text))\": \(received.count) bytes, then \(describe(end)) before the reply was complete")
-        case .cancelled:
+        case .cancelled(let signal) where signal == SIGINT && style.interactive:
             error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
+        case .cancelled(let signal):
+            error("interrupted by \(signalName(signal)) while waiting for the reply to \"\(excerpt(exchange.line.text))\"")
         case .failed(let failure):
             error(describe(failure, exchange: exchange))
+        }
+    }
+
+    private func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        case SIGHUP: return "SIGHUP"
+        default: return "signal \(signal)"
         }
     }
 

@@ -295,7 +295,7 @@ enum TransportCase: String, CaseIterable, Sendable {
         c.signal(SIGTERM)
         let status = c.waitForExit()
         #expect(status == 1)
-        #expect(c.stderr.contains("interrupted while waiting for the reply"))
+        #expect(c.stderr.contains("interrupted by SIGTERM while waiting for the reply to \"waiting\""))
         #expect(c.stderr.contains("--- udp statistics ---\n1 sent, 0 received"))
     }
 
