@@ -53,6 +53,7 @@ public final class Session: CommandContext {
     public let history: HistoryStore
     let source: LineSource
     let presenter: Presenter
+    private let interruptions: Interruptions
     private var addresses: [SocketAddress]
     private var udp: UDPTransport?
     private var tcp: TCPTransport?
@@ -66,8 +67,9 @@ public final class Session: CommandContext {
 
     /// Resolves the target (once, before anything is timed) and prepares the session.
     public init(configuration: SessionConfiguration, source: LineSource, history: HistoryStore,
-                out: OutputSink, err: OutputSink) throws(SessionStartError) {
+                out: OutputSink, err: OutputSink, interruptions: Interruptions = ProcessSignals.shared) throws(SessionStartError) {
         self.configuration = configuration
+        self.interruptions = interruptions
         self.source = source
         self.history = history
         let presenter = Presenter(style: configuration.style, out: out, err: err)
@@ -193,7 +195,7 @@ public final class Session: CommandContext {
         if let problem = history.append(entry) { presenter.warning(problem) }
     }
 
-    private var interruption: @Sendable () -> Int32? { { Signals.pending } }
+    private var interruption: @Sendable () -> Int32? { { [interruptions] in interruptions.pending } }
 
     /// Sends `payload`, shows the outcome, counts it, and records `recordAs` in the history (nil: don't).
     private func send(_ payload: Line, recordAs: String?) {
@@ -226,7 +228,7 @@ public final class Session: CommandContext {
         }
         if let recordAs { record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip) }
         if case .cancelled(let signal) = exchange.outcome {
-            _ = Signals.take()
+            _ = interruptions.take()
             // At a prompt, Ctrl-C cancels the wait and the session goes on; a script, or another
             // signal, ends it.
             if signal == SIGINT && configuration.style.interactive {

@@ -42,3 +42,18 @@ public enum Signals {
         return sig == 0 ? nil : sig
     }
 }
+
+/// Where a session learns of SIGINT, SIGTERM and SIGHUP: the process's signals, or a test's own.
+public protocol Interruptions: AnyObject, Sendable {
+    /// The signal not yet taken, if any.
+    var pending: Int32? { get }
+    /// Takes the pending signal, clearing it.
+    func take() -> Int32?
+}
+
+/// The process's signals, as `Signals` records them.
+public final class ProcessSignals: Interruptions {
+    public static let shared = ProcessSignals()
+    public var pending: Int32? { Signals.pending }
+    public func take() -> Int32? { Signals.take() }
+}

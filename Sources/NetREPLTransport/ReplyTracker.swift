@@ -145,7 +145,9 @@ public struct ReplyTracker: Sendable {
     /// Returns how many bytes of the reply had come.
     @discardableResult
     public mutating func abandon(_ ticket: Ticket) -> Int {
-        guard var entry = entries[ticket], entry.state == .awaited else { return 0 }
+        guard var entry = entries[ticket] else { return 0 }
+        if entry.state == .abandoned { return entry.buffer.count }
+        guard entry.state == .awaited else { return 0 }
         entry.state = .abandoned
         if entry.buffer.count > maximumLateReply {
             noise.countUnexpected(entry.buffer)

@@ -212,17 +212,14 @@ import NetREPLTransport
     @Test func ctrlCWhileWaitingEndsAPipedSessionWithTheSummary() throws {
         let peer = UDPPeer(respond: { _ in [] })
         defer { peer.stop() }
-        Signals.install()
-        Thread.detachNewThread {
-            Thread.sleep(forTimeInterval: 0.2)
-            raise(SIGINT)
-        }
-        let r = try runSession(["waiting", "not sent"], port: peer.port, timeout: .seconds(10))
+        let signals = TestInterruptions()
+        signals.raise(SIGINT, after: 0.2)
+        let r = try runSession(["waiting", "not sent"], port: peer.port, timeout: .seconds(10), interruptions: signals)
         #expect(r.session.endedBy == SIGINT)
         #expect(r.err.contains("netrepl: interrupted by SIGINT while waiting for the reply to \"waiting\""))
         #expect(r.err.contains("--- udp statistics ---\n1 sent, 0 received, +1 cancelled, 100% loss"))
         #expect(peer.received.count == 1)
-        #expect(Signals.pending == nil)
+        #expect(signals.pending == nil)
     }
 
     @Test func ctrlCWhileWaitingAtThePromptCancelsThatLineOnly() throws {
@@ -230,12 +227,9 @@ import NetREPLTransport
             datagram == Array("waiting".utf8) ? [] : [.init(upper(datagram))]
         })
         defer { peer.stop() }
-        Signals.install()
-        Thread.detachNewThread {
-            Thread.sleep(forTimeInterval: 0.2)
-            raise(SIGINT)
-        }
-        let r = try runSession(["waiting", "next"], port: peer.port, timeout: .seconds(10), interactive: true)
+        let signals = TestInterruptions()
+        signals.raise(SIGINT, after: 0.2)
+        let r = try runSession(["waiting", "next"], port: peer.port, timeout: .seconds(10), interactive: true, interruptions: signals)
         #expect(r.session.endedBy == nil)
         #expect(r.out.contains("NEXT\n"))
         #expect(r.err.contains("cancelled \"waiting\""))
