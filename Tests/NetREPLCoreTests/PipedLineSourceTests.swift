@@ -18,12 +18,25 @@ import Testing
         #expect(!s.isInteractive)
         #expect(s.readLine(prompt: "> ") == .line("a"))
         #expect(s.readLine(prompt: "> ") == .line(""))
-        #expect(s.readLine(prompt: "> ") == .line("b c\r"))
+        #expect(s.readLine(prompt: "> ") == .line("b c"))
         #expect(s.invalidUTF8OfLastLine == nil)
         #expect(s.readLine(prompt: "> ") == .line("last\u{FFFD}"))
         #expect(s.invalidUTF8OfLastLine == Array("last".utf8) + [0xff])
         #expect(s.readLine(prompt: "> ") == .endOfInput)
         #expect(s.readLine(prompt: "> ") == .endOfInput)
+    }
+
+    @Test func crLFEndsALineAndTheCRIsNotPartOfIt() {
+        // As a file from Windows arrives: CR LF after every line, also a last one cut before its LF,
+        // and one that is not UTF-8, whose exact bytes are sent and must not carry the CR either.
+        let s = source(Array("GET / HTTP/1.0\r\n\r\nmid\rline\r\n".utf8) + [0xfe, 0x0d, 0x0a] + Array("cut\r".utf8))
+        #expect(s.readLine(prompt: "") == .line("GET / HTTP/1.0"))
+        #expect(s.readLine(prompt: "") == .line(""))
+        #expect(s.readLine(prompt: "") == .line("mid\rline"))
+        #expect(s.readLine(prompt: "") == .line("\u{FFFD}"))
+        #expect(s.invalidUTF8OfLastLine == [0xfe])
+        #expect(s.readLine(prompt: "") == .line("cut"))
+        #expect(s.readLine(prompt: "") == .endOfInput)
     }
 
     @Test func aSignalEndsInputEvenWithLinesBuffered() {
