@@ -99,11 +99,6 @@ static inline void netrepl_rl_bind_paste(rl_command_func_t *function) {
     rl_bind_keyseq_in_map(start, function, vi_insertion_keymap);
 }
 
-// Typeahead readline has read but not yet acted on (a key after a run of inserted characters).
-static inline int netrepl_rl_has_pending_input(void) {
-    return rl_pending_input != 0;
-}
-
 // In-memory history (the recall list for Up-arrow and Ctrl-R): the most recent entry's line (owned by readline), or NULL when the history is empty.
 static inline const char *netrepl_history_last_line(void) {
     if (history_length <= 0) return NULL;

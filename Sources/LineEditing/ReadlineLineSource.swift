@@ -161,13 +161,6 @@ enum Readline {
                 abandonLine(echoing: signo == SIGINT ? SIGINT : nil)
                 return signo == SIGINT ? .interrupted : .terminated(signal: signo)
             }
-            // A key readline read ahead but has not acted on yet (Enter after typed-ahead text):
-            // it is not in the descriptor any more, so waiting there would hold it back.
-            if netrepl_rl_has_pending_input() != 0 {
-                rl_callback_read_char()
-                if let line = takeReceived() { return line }
-                continue
-            }
             var wait = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&wait, 1, signalCheckMilliseconds)
             if ready < 0 {
@@ -216,7 +209,7 @@ enum Readline {
     /// arrives as two newlines, so empty lines, which would send nothing, are dropped.
     private static let pasteLines: @convention(c) (Int32, Int32) -> Int32 = { count, key in
         let status = rl_bracketed_paste_begin(count, key)
-        let text = currentLine()
+        let text = lineText(byteCount: Int(netrepl_rl_end()))
         guard text.contains("\n") else { return status }  // one line: readline's paste as it is
         rl_deactivate_mark()
         var parts = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -232,15 +225,6 @@ enum Readline {
         replaceLine(with: first)
         rl_redisplay()
         return rl_newline(1, Int32(UInt8(ascii: "\n")))
-    }
-
-    /// The whole line being edited.
-    private static func currentLine() -> String {
-        let count = Int(netrepl_rl_end())
-        guard count > 0, let buffer = netrepl_rl_line_buffer() else { return "" }
-        return buffer.withMemoryRebound(to: UInt8.self, capacity: count) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
-        }
     }
 
     /// Puts `text` on the editing line, the cursor at its end, with nothing to undo.
@@ -384,7 +368,7 @@ enum Readline {
             netrepl_rl_set_attempted_completion_over(1)
             guard let text, let completer = Readline.completer else { return nil }
             let word = String(cString: text)
-            let before = lineBeforeCursor(byteCount: Int(end))
+            let before = lineText(byteCount: Int(end))
             Readline.candidates = completer(word, before).filter { $0.hasPrefix(word) }
             Readline.nextCandidate = 0
             guard !Readline.candidates.isEmpty else { return nil }
@@ -400,8 +384,9 @@ enum Readline {
         return strdup(Readline.candidates[Readline.nextCandidate])
     }
 
-    /// The first `byteCount` bytes of the line being edited (the cursor's byte offset).
-    private static func lineBeforeCursor(byteCount: Int) -> String {
+    /// The first `byteCount` bytes of the line being edited: up to the cursor (its byte offset),
+    /// or all of it (`rl_end`).
+    private static func lineText(byteCount: Int) -> String {
         guard byteCount > 0, let buffer = netrepl_rl_line_buffer() else { return "" }
         return buffer.withMemoryRebound(to: UInt8.self, capacity: byteCount) {
             String(decoding: UnsafeBufferPointer(start: $0, count: byteCount), as: UTF8.self)

@@ -68,6 +68,20 @@ struct PasteTests {
         #expect(try historyEntries(session.scratch.historyFile).map(\.line) == ["pre-alpha", "beta gamma"])
     }
 
+    @Test("lines arriving at once without bracketed paste (typeahead) are each sent at once")
+    func typeaheadIsNotHeldBack() throws {
+        let session = try InteractiveSession()
+        let client = session.client
+        // readline reads the CR after "two" ahead while inserting it; it must not wait for a key.
+        client.send("one" + Key.enter + "two" + Key.enter)
+        try client.expect("ONE\n")
+        try client.expect("TWO\n")
+        try client.expect(session.prompt())
+        client.send(Key.ctrlD)
+        try client.expect("2 sent, 2 received, 0% loss")
+        #expect(try client.waitForExit() == 0)
+    }
+
     @Test("pasted lines come back one by one with Up, each as it was sent")
     func pastedLinesAreRecalledOneByOne() throws {
         let session = try InteractiveSession()

@@ -254,7 +254,7 @@ private func isSymbolicLink(_ path: String) -> Bool {
         store.append(record("one"))
         // What a crash (or a full disk before this version) leaves: part of a record, no newline.
         // Cut inside the line, it would read as a record of the wrong line: "hello wor".
-        try appendBytes(Array(record("hello world").encoded.utf8.prefix(50)), to: path)
+        try appendBytes(Array(record("hello world").encoded.utf8.prefix(64)), to: path)
         let reopened = HistoryStore(path: path, capacity: 1000)
         #expect(reopened.records.map(\.line) == ["one"])
         #expect(reopened.append(record("two")) == nil)
