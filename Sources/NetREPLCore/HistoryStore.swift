@@ -259,7 +259,7 @@ public final class HistoryStore {
         let parsed = Self.parse(tail.bytes, numbered: tail.isWholeFile)
         let bad = parsed.bad + (tail.droppedPartialLine ? 1 : 0)
         if parsed.records.isEmpty && bad > 0 {
-            warnings.append("\(path) is not a netrepl history file (\(tail.isWholeFile ? "\(bad) lines" : "its last \(tail.bytes.count) bytes are") in another format); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
+            warnings.append("\(path) is not a netrepl history file (\(tail.isWholeFile ? "\(bad) lines in another format" : "no record in its last \(tail.bytesRead) bytes")); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
             writable = false
             return
         }
@@ -408,6 +408,8 @@ enum HistoryFile {
         var isWholeFile: Bool
         /// The budget ran out inside a line, which was left out.
         var droppedPartialLine: Bool
+        /// How much of the file's end was read, the left-out line included.
+        var bytesRead: Int
     }
 
     static func readTail(_ fd: FileDescriptor, lines wanted: Int, budget: Int) throws(Problem) -> Tail {
@@ -441,14 +443,14 @@ enum HistoryFile {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(total)
         for chunk in chunks.reversed() { bytes += chunk }
-        guard offset > 0 else { return Tail(bytes: bytes, isWholeFile: true, droppedPartialLine: false) }
+        guard offset > 0 else { return Tail(bytes: bytes, isWholeFile: true, droppedPartialLine: false, bytesRead: total) }
         // Cut off the line that began before what was read.
         guard let firstNewline = bytes.firstIndex(of: UInt8(ascii: "\n")) else {
-            return Tail(bytes: [], isWholeFile: false, droppedPartialLine: !bytes.isEmpty)
+            return Tail(bytes: [], isWholeFile: false, droppedPartialLine: !bytes.isEmpty, bytesRead: total)
         }
         let partial = firstNewline > 0 && total >= budget
         bytes.removeFirst(firstNewline + 1)
-        return Tail(bytes: bytes, isWholeFile: false, droppedPartialLine: partial)
+        return Tail(bytes: bytes, isWholeFile: false, droppedPartialLine: partial, bytesRead: total)
     }
 
     /// Appends `record` (one line, newline included) with one write. A file that does not end
