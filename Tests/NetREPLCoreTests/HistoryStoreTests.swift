@@ -378,3 +378,54 @@ private func isSymbolicLink(_ path: String) -> Bool {
         #expect(HistoryRecord.decode(Substring(text)) == nil)
     }
 }
+
+/// A tmpfs of `kilobytes` mounted at a new folder, for a disk that really fills up; nil where
+/// mounting is not allowed (not root, or a container without the capability).
+private final class SmallDisk {
+    let folder: String
+
+    init?(kilobytes: Int) {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-tmpfs-\(UUID().uuidString)").path
+        guard mkdir(folder, 0o700) == 0 else { return nil }
+        guard mount("netrepl-test", folder, "tmpfs", 0, "size=\(kilobytes)k,mode=0700") == 0 else {
+            rmdir(folder)
+            return nil
+        }
+    }
+
+    deinit {
+        umount2(folder, Int32(MNT_DETACH))
+        rmdir(folder)
+    }
+
+    static let available: Bool = SmallDisk(kilobytes: 4) != nil
+}
+
+@Suite struct HistoryFullDiskTests {
+    @Test(.enabled(if: SmallDisk.available, "needs to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+    func aRecordThatDoesNotFitIsCutOffAndTheNextStartsOnItsOwnLine() throws {
+        let disk = try #require(SmallDisk(kilobytes: 12))
+        let path = disk.folder + "/history"
+        // A page of ballast to free later, and a history filling two pages but for 20 bytes.
+        try Data(count: 4096).write(to: URL(fileURLWithPath: disk.folder + "/ballast"))
+        let filler = record("filler").encoded
+        var content = String(repeating: filler, count: (8192 - 20) / filler.utf8.count)
+        content += String(repeating: "x", count: 8192 - 20 - content.utf8.count - 1) + "\n"
+        try content.write(toFile: path, atomically: false, encoding: .utf8)
+        let sizeBefore = content.utf8.count
+
+        let store = HistoryStore(path: path, capacity: 1000)
+        let failure = store.append(record("the disk is full when this line is answered"))
+        #expect(failure?.contains("cannot write history file") == true)
+        let afterFailure = try #require(FileManager.default.contents(atPath: path))
+        #expect(afterFailure.count == sizeBefore)
+
+        try FileManager.default.removeItem(atPath: disk.folder + "/ballast")
+        #expect(store.append(record("after space was freed")) == nil)
+        let reloaded = HistoryStore(path: path, capacity: 1000)
+        #expect(reloaded.records.last?.line == "after space was freed")
+        #expect(!reloaded.records.contains { $0.line.hasPrefix("the disk is full") })
+        // The one line of x's is the only unreadable one: nothing of the cut record is left.
+        #expect(reloaded.takeWarnings().first?.contains("skipped 1 unreadable line") == true)
+    }
+}
