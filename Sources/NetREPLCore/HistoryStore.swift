@@ -340,6 +340,9 @@ public final class HistoryStore {
     /// under an exclusive lock on the old file so no append is lost. Through a symbolic link,
     /// the link's target is rewritten and the link stays.
     func compact() {
+        // Unless this one succeeds (or another process's did), the next try waits until the
+        // slack has filled again, not the next line: the folder may be read-only for good.
+        fileLines = capacity
         guard let path, writable, let target = HistoryFile.resolved(path) else { return }
         do {
             let fd = try FileDescriptor.open(FilePath(target), .readOnly, options: [.closeOnExec, .nonBlocking])
@@ -355,7 +358,7 @@ public final class HistoryStore {
             try HistoryFile.replace(target, with: bytes, temporaryName: temporaryName)
             fileLines = kept.count
         } catch {
-            // The file stays as it was, only longer than the cap; the next compaction tries again.
+            // The file stays as it was, only longer than the cap.
         }
     }
 

@@ -429,3 +429,28 @@ private final class SmallDisk {
         #expect(reloaded.takeWarnings().first?.contains("skipped 1 unreadable line") == true)
     }
 }
+
+@Suite struct HistoryOddFileTests {
+    @Test func aFIFOAtThePathNeitherHangsNorIsWritten() throws {
+        let path = temporaryHistoryPath()
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(mkfifo(path, 0o600) == 0)
+        let store = HistoryStore(path: path, capacity: 10)
+        #expect(!store.isEnabled)
+        #expect(store.takeWarnings().first?.contains("is not a regular file") == true)
+        #expect(store.append(record("x")) == nil)
+    }
+
+    @Test func aFolderWhereNoTemporaryFileCanBeMadeKeepsEveryRecord() throws {
+        // Every temporary name is taken: compaction fails, and appends go on as before.
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 5)
+        store.temporaryName = { "taken" }
+        for i in 1...40 { store.append(record("line \(i)")) }
+        try "x".write(toFile: (path as NSString).deletingLastPathComponent + "/taken", atomically: false, encoding: .utf8)
+        for i in 41...60 { store.append(record("line \(i)")) }
+        let lines = fileLines(path)
+        #expect(lines.last?.hasSuffix("\tline 60") == true)
+        #expect(lines.contains { $0.hasSuffix("\tline 41") })
+    }
+}
