@@ -439,7 +439,7 @@ enum HistoryFile {
                 filled += n
             }
             chunk.removeLast(count - filled)
-            for byte in chunk where byte == UInt8(ascii: "\n") { newlines += 1 }
+            newlines += Self.newlines(in: chunk).count
             total += chunk.count
             chunks.append(chunk)
         }
@@ -448,12 +448,29 @@ enum HistoryFile {
         for chunk in chunks.reversed() { bytes += chunk }
         guard offset > 0 else { return Tail(bytes: bytes, isWholeFile: true, droppedPartialLine: false, bytesRead: total) }
         // Cut off the line that began before what was read.
-        guard let firstNewline = bytes.firstIndex(of: UInt8(ascii: "\n")) else {
+        guard let firstNewline = Self.newlines(in: bytes, limit: 1).first else {
             return Tail(bytes: [], isWholeFile: false, droppedPartialLine: !bytes.isEmpty, bytesRead: total)
         }
         let partial = firstNewline > 0 && total >= budget
         bytes.removeFirst(firstNewline + 1)
         return Tail(bytes: bytes, isWholeFile: false, droppedPartialLine: partial, bytesRead: total)
+    }
+
+    /// The offsets of the first `limit` newlines in `bytes`, by memchr(3): fast even in a debug
+    /// build, where a Swift loop over megabytes of a hostile file is not.
+    private static func newlines(in bytes: [UInt8], limit: Int = .max) -> [Int] {
+        bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return [] }
+            let end = start + buffer.count
+            var cursor = start
+            var found: [Int] = []
+            while found.count < limit, cursor < end, let hit = memchr(cursor, Int32(UInt8(ascii: "\n")), end - cursor) {
+                let position = UnsafeRawPointer(hit)
+                found.append(position - start)
+                cursor = position + 1
+            }
+            return found
+        }
     }
 
     /// Appends `record` (one line, newline included) with one write. A file that does not end
