@@ -82,6 +82,23 @@ static inline void netrepl_flush_stdout(void) {
     fflush(stderr);
 }
 
+// The length of the line being edited, in bytes, and moving the cursor within it.
+static inline int netrepl_rl_end(void) {
+    return rl_end;
+}
+
+static inline void netrepl_rl_set_point(int point) {
+    rl_point = point < 0 ? 0 : (point > rl_end ? rl_end : point);
+}
+
+// Binds the start of a bracketed paste (ESC [ 200 ~) to `function` where readline would bind its
+// own bracketed-paste-begin, before readline initialises: it binds its own only where nothing is.
+static inline void netrepl_rl_bind_paste(rl_command_func_t *function) {
+    static const char start[] = "\033[200~";
+    rl_bind_keyseq_in_map(start, function, emacs_standard_keymap);
+    rl_bind_keyseq_in_map(start, function, vi_insertion_keymap);
+}
+
 // In-memory history (the recall list for Up-arrow and Ctrl-R): the most recent entry's line (owned by readline), or NULL when the history is empty.
 static inline const char *netrepl_history_last_line(void) {
     if (history_length <= 0) return NULL;

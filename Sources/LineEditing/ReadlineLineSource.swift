@@ -1,6 +1,7 @@
 // The terminal line source: GNU readline through its callback interface (as CPython's readline
 // module does), so that Ctrl-C, Ctrl-Z, SIGTERM and SIGHUP at the prompt are handled cleanly and
-// the terminal is never left raw. The only file that touches readline's C API.
+// the terminal is never left raw, and a paste of several lines is as many lines. The only file
+// that touches readline's C API.
 
 import CReadline
 import NetREPLCore
@@ -34,6 +35,8 @@ public final class ReadlineLineSource: LineSource {
     public var isInteractive: Bool { true }
 
     /// Shows `prompt` (plain or with ANSI colour) and edits a line until Enter (`.line`),
+    /// or takes the next line of a paste (each line of a paste is a line, shown after its prompt
+    /// as if typed; a last part without a newline stays on the editing line),
     /// Ctrl-C (`.interrupted`: the line is discarded and the cursor is on a fresh line),
     /// Ctrl-D on an empty line or the terminal going away (`.endOfInput`, cursor on a fresh
     /// line), or SIGTERM/SIGHUP (`.terminated`, cursor on a fresh line). Ctrl-Z suspends with
@@ -46,6 +49,11 @@ public final class ReadlineLineSource: LineSource {
     /// Adds `line` to the recall list, unless it is empty or repeats the latest entry.
     public func addToRecall(_ line: String) {
         Readline.addToHistory(line)
+    }
+
+    /// Drops what is left of a paste: after Ctrl-C cancelled a wait, the rest is not sent.
+    public func discardPending() {
+        Readline.discardPendingPaste()
     }
 
     /// Puts the terminal back in its normal mode. Idempotent; also runs at exit.
@@ -68,6 +76,9 @@ enum Readline {
     nonisolated(unsafe) private static var handlerInstalled = false
     nonisolated(unsafe) private static var savedTerminal: termios?
     nonisolated(unsafe) private static var configured = false
+    /// The lines of a paste not yet returned, oldest first, and the text after its last newline.
+    nonisolated(unsafe) private static var pastedLines: [String] = []
+    nonisolated(unsafe) private static var pastedRemainder = ""
     /// Set by the SIGWINCH handler, taken by the prompt loop.
     private static let windowChanged = Atomic<Bool>(false)
     /// Set by the SIGTSTP handler (Ctrl-Z), installed only while a prompt is up.
@@ -91,6 +102,7 @@ enum Readline {
         netrepl_rl_set_change_environment(0)
         netrepl_rl_set_attempted_completion_function(attemptCompletion)
         netrepl_rl_set_completion_append_character(Int32(UInt8(ascii: " ")))
+        netrepl_rl_bind_paste(pasteLines)
         using_history()
 
         windowChanged.store(false, ordering: .relaxed)  // initialised before any handler can run
@@ -112,7 +124,9 @@ enum Readline {
     static func readLine(prompt: String) -> LineInput {
         if let signo = Signals.take() {
             if signo != SIGINT { return .terminated(signal: signo) }
-            // A Ctrl-C typed while no prompt was up: the session saw it or chose not to.
+            // A Ctrl-C typed while no prompt was up: the session saw it or chose not to. What is
+            // left of a paste goes, as a terminal drops typeahead on Ctrl-C.
+            discardPaste()
         }
         netrepl_flush_stdout()
         waitForForeground()
@@ -126,6 +140,23 @@ enum Readline {
         defer { restoreHandler(SIGTSTP, suspendBefore) }
         rl_callback_handler_install(prompt, lineHandler)
         handlerInstalled = true
+        if !pastedLines.isEmpty {
+            // The next line of a paste: shown after its prompt as if typed, then accepted as
+            // Enter would (removing the handler ends bracketed-paste mode, which returns the
+            // cursor to column 0; the newline then leaves the line on screen).
+            let line = pastedLines.removeFirst()
+            replaceLine(with: line)
+            rl_redisplay()
+            rl_callback_handler_remove()
+            handlerInstalled = false
+            netrepl_rl_write("\n")
+            return .line(Line(line))
+        }
+        if !pastedRemainder.isEmpty {
+            replaceLine(with: pastedRemainder)
+            pastedRemainder = ""
+            rl_redisplay()
+        }
 
         let fd = fileno(netrepl_rl_instream())
         var idleHangups = 0
@@ -149,16 +180,7 @@ enum Readline {
                 return .endOfInput
             }
             rl_callback_read_char()
-            if let line = received {
-                received = nil
-                switch line {
-                case .line(let text):
-                    return .line(Line(text))
-                case .endOfInput:
-                    // readline has already moved to a fresh line.
-                    return .endOfInput
-                }
-            }
+            if let line = takeReceived() { return line }
             // A hung-up terminal reads as end of file, which readline turns into end of input
             // within a read or two; never spin on it.
             if wait.revents & Int16(POLLIN) == 0 {
@@ -169,6 +191,61 @@ enum Readline {
                 }
             }
         }
+    }
+
+    /// What the line handler received, as the prompt loop returns it.
+    private static func takeReceived() -> LineInput? {
+        guard let line = received else { return nil }
+        received = nil
+        switch line {
+        case .line(let text):
+            return .line(Line(text))
+        case .endOfInput:
+            // readline has already moved to a fresh line.
+            discardPaste()
+            return .endOfInput
+        }
+    }
+
+    /// Bound to the start of a bracketed paste in place of readline's bracketed-paste-begin,
+    /// which reads the pasted text up to its end marker, turns CR into LF and inserts it at the
+    /// cursor, newlines and all, as one line. Here each line of it is a line: the first (with
+    /// what was typed before the paste) is accepted at once as Enter would, the others come
+    /// from the next `readLine`s, and what follows the last newline is left to edit. CR LF
+    /// arrives as two newlines, so empty lines, which would send nothing, are dropped.
+    private static let pasteLines: @convention(c) (Int32, Int32) -> Int32 = { count, key in
+        let status = rl_bracketed_paste_begin(count, key)
+        let text = lineText(byteCount: Int(netrepl_rl_end()))
+        guard text.contains("\n") else { return status }  // one line: readline's paste as it is
+        rl_deactivate_mark()
+        var parts = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let remainder = parts.removeLast()
+        var lines = parts.filter { !$0.isEmpty }
+        guard !lines.isEmpty else {
+            replaceLine(with: remainder)
+            return status
+        }
+        let first = lines.removeFirst()
+        pastedLines += lines
+        pastedRemainder = remainder
+        replaceLine(with: first)
+        rl_redisplay()
+        return rl_newline(1, Int32(UInt8(ascii: "\n")))
+    }
+
+    /// Puts `text` on the editing line, the cursor at its end, with nothing to undo.
+    private static func replaceLine(with text: String) {
+        rl_replace_line(text, 1)
+        netrepl_rl_set_point(netrepl_rl_end())
+    }
+
+    private static func discardPaste() {
+        pastedLines = []
+        pastedRemainder = ""
+    }
+
+    static func discardPendingPaste() {
+        discardPaste()
     }
 
     /// The handler readline calls with a finished line (malloc'd, ours to free) or NULL at end
@@ -183,6 +260,7 @@ enum Readline {
     /// Drops the line being edited and leaves the cursor on a fresh line, the terminal in its
     /// normal mode; `echoing` shows the signal's key (`^C`) as the terminal would.
     private static func abandonLine(echoing signo: Int32?) {
+        discardPaste()
         // readline's own order for a caught signal: the echo comes before the terminal is
         // restored, because restoring it (ending bracketed paste) returns the cursor to column 0.
         rl_free_line_state()
@@ -300,7 +378,7 @@ enum Readline {
             netrepl_rl_set_attempted_completion_over(1)
             guard let text, let completer = Readline.completer else { return nil }
             let word = String(cString: text)
-            let before = lineBeforeCursor(byteCount: Int(end))
+            let before = lineText(byteCount: Int(end))
             Readline.candidates = completer(word, before).filter { $0.hasPrefix(word) }
             Readline.nextCandidate = 0
             guard !Readline.candidates.isEmpty else { return nil }
@@ -316,8 +394,9 @@ enum Readline {
         return strdup(Readline.candidates[Readline.nextCandidate])
     }
 
-    /// The first `byteCount` bytes of the line being edited (the cursor's byte offset).
-    private static func lineBeforeCursor(byteCount: Int) -> String {
+    /// The first `byteCount` bytes of the line being edited: up to the cursor (its byte offset),
+    /// or all of it (`rl_end`).
+    private static func lineText(byteCount: Int) -> String {
         guard byteCount > 0, let buffer = netrepl_rl_line_buffer() else { return "" }
         return buffer.withMemoryRebound(to: UInt8.self, capacity: byteCount) {
             String(decoding: UnsafeBufferPointer(start: $0, count: byteCount), as: UTF8.self)

@@ -1,5 +1,6 @@
 // The history file: netrepl's own line format, appended one whole record per write(2) so that
-// concurrent sessions never interleave, capped by a compaction that rewrites it under a lock.
+// concurrent sessions never interleave, capped by a compaction that rewrites it under a lock, and
+// read from its end, never more of it than the cap keeps.
 //
 // One record per line, six fields separated by tabs:
 //   TIME  TRANSPORT  TARGET  OUTCOME  RTT  LINE
@@ -9,6 +10,8 @@
 // newline `\n`, carriage return `\r`, and any other control character `\xHH`.
 
 import NetREPLTransport
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,8 +38,9 @@ public struct HistoryRecord: Sendable, Equatable {
 
     /// A record stamped with the current wall-clock time.
     public static func now(transport: TransportKind, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?, line: String) -> HistoryRecord {
-        let clock = wallClock()
-        return HistoryRecord(timeMilliseconds: clock.seconds * 1000 + clock.nanoseconds / 1_000_000, transport: transport,
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        return HistoryRecord(timeMilliseconds: Int(clock.tv_sec) * 1000 + Int(clock.tv_nsec) / 1_000_000, transport: transport,
                              target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
     }
 
@@ -100,7 +104,8 @@ public struct HistoryRecord: Sendable, Equatable {
             case "n": out.append("\n")
             case "r": out.append("\r")
             case "x":
-                guard let a = scalars.next(), let b = scalars.next(),
+                // Two hex digits exactly: UInt8(_:radix:) alone would also take a sign ("+1").
+                guard let a = scalars.next(), let b = scalars.next(), a.properties.isASCIIHexDigit, b.properties.isASCIIHexDigit,
                       let value = UInt8(String([Character(a), Character(b)]), radix: 16), value < 0x80 else { return nil }
                 out.append(Unicode.Scalar(value))
             default: return nil
@@ -188,8 +193,10 @@ public final class HistoryStore {
     public private(set) var warnings: [String] = []
     private var writable = true
     private var writeFailureReported = false
-    /// Records in the file as far as this process knows; others may add more.
-    private var fileRecords = 0
+    /// Lines in the file as far as this process knows; others may add more.
+    private var fileLines = 0
+    /// Names for the compaction's temporary file, in the history's folder; tests plant files at them.
+    var temporaryName: () -> String = HistoryStore.randomTemporaryName
 
     /// Opens (or prepares to create) the history at `path` and loads its newest `capacity` records.
     public init(path: String?, capacity: Int) {
@@ -224,53 +231,68 @@ public final class HistoryStore {
     /// Records allowed past the cap before compacting: amortises the rewrite (and its fsync).
     private var slack: Int { max(10, capacity / 2) }
 
+    /// The most of the file's end that loading or compacting reads: what the cap and its slack
+    /// keep, at up to `HistoryFile.bytesPerRecord` each. A huge or hostile file costs no more.
+    private var tailBudget: Int {
+        let (product, overflow) = (capacity + slack).multipliedReportingOverflow(by: HistoryFile.bytesPerRecord)
+        return overflow ? Int.max : max(product, HistoryFile.minimumTailBytes)
+    }
+
     private func load() {
         guard let path else { return }
-        var st = stat()
-        if stat(path, &st) != 0 {
-            if errno != ENOENT {
-                warnings.append("cannot read history file \(path): \(errnoText(errno)); history is not saved this session")
-                writable = false
-            }
+        let tail: HistoryFile.Tail
+        do {
+            // Non-blocking: opening a FIFO planted at the path must not hang the prompt.
+            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
+            defer { try? fd.close() }
+            tail = try HistoryFile.readTail(fd, lines: capacity + slack, budget: tailBudget)
+        } catch Errno.noSuchFileOrDirectory {
             return
-        }
-        if (st.st_mode & S_IFMT) != S_IFREG {
+        } catch HistoryFile.Problem.notRegular {
             warnings.append("history file \(path) is not a regular file; history is not saved this session (set --history-file or NETREPL_HISTFILE)")
             writable = false
             return
-        }
-        guard let content = readWholeFile(path) else {
-            warnings.append("cannot read history file \(path): \(errnoText(errno)); history is not saved this session")
+        } catch {
+            warnings.append("cannot read history file \(path): \(HistoryFile.describe(error)); history is not saved this session")
             writable = false
             return
         }
-        let parsed = Self.parse(content)
-        if parsed.bad > 0 && parsed.records.isEmpty {
-            warnings.append("\(path) is not a netrepl history file (\(parsed.bad) lines in another format); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
+        let parsed = Self.parse(tail.bytes, numbered: tail.isWholeFile)
+        let bad = parsed.bad + (tail.droppedPartialLine ? 1 : 0)
+        if parsed.records.isEmpty && bad > 0 {
+            warnings.append("\(path) is not a netrepl history file (\(tail.isWholeFile ? "\(bad) lines in another format" : "no record in its last \(tail.bytesRead) bytes")); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
             writable = false
             return
         }
         if parsed.bad > 0 {
-            warnings.append("skipped \(parsed.bad) unreadable line\(parsed.bad == 1 ? "" : "s") in history file \(path) (first: line \(parsed.firstBadLine)); \(parsed.bad == 1 ? "it is" : "they are") dropped when the file is next compacted")
+            let first = parsed.firstBadLine > 0 ? " (first: line \(parsed.firstBadLine))" : ""
+            warnings.append("skipped \(parsed.bad) unreadable line\(parsed.bad == 1 ? "" : "s") in history file \(path)\(first); \(parsed.bad == 1 ? "it is" : "they are") dropped when the file is next compacted")
         }
         records = Array(parsed.records.suffix(capacity))
-        fileRecords = parsed.records.count + parsed.bad
-        if fileRecords > capacity + slack { compact() }
+        // Read only in part, the file is over the cap and its slack (or a hostile size): compact.
+        fileLines = tail.isWholeFile ? parsed.records.count + parsed.bad : Int.max
+        if fileLines > capacity + slack && !parsed.records.isEmpty { compact() }
     }
 
-    static func parse(_ content: [UInt8]) -> (records: [HistoryRecord], bad: Int, firstBadLine: Int) {
+    /// The records in `content` and the lines that are not records (`firstBadLine` counts from
+    /// 1, and is 0 when unknown: `numbered` false, the content being a file's tail). An empty
+    /// line is neither; neither is a last line without its newline, which a write still in
+    /// progress or cut short leaves, and which the next append marks as unreadable.
+    static func parse(_ content: [UInt8], numbered: Bool = true) -> (records: [HistoryRecord], bad: Int, firstBadLine: Int) {
         var records: [HistoryRecord] = []
         var bad = 0
         var firstBad = 0
         var lineNumber = 0
-        for raw in content.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        var lines = content.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if !lines.isEmpty { lines.removeLast() }  // after the last newline: empty, or a line still being written
+        for raw in lines {
             lineNumber += 1
             if raw.isEmpty { continue }
             if let text = String(validating: raw, as: UTF8.self), let record = HistoryRecord.decode(Substring(text)) {
                 records.append(record)
             } else {
                 bad += 1
-                if firstBad == 0 { firstBad = lineNumber }
+                if firstBad == 0 && numbered { firstBad = lineNumber }
             }
         }
         return (records, bad, firstBad)
@@ -284,107 +306,298 @@ public final class HistoryStore {
         records.append(record)
         if records.count > capacity + slack { records.removeFirst(records.count - capacity) }
         guard let path, writable else { return nil }
-        if let failure = appendToFile(path, Array(record.encoded.utf8)) {
+        do {
+            try appendToFile(path, Array(record.encoded.utf8))
+        } catch {
             guard !writeFailureReported else { return nil }
             writeFailureReported = true
-            return "cannot write history file \(path): \(failure); this session's lines may not be saved"
+            return "cannot write history file \(path): \(HistoryFile.describe(error)); this session's lines may not be saved"
         }
-        fileRecords += 1
-        if fileRecords > capacity + slack { compact() }
+        if fileLines < Int.max { fileLines += 1 }
+        if fileLines > capacity + slack { compact() }
         return nil
     }
 
-    private func appendToFile(_ path: String, _ bytes: [UInt8]) -> String? {
-        if let failure = makeParentDirectories(path) { return failure }
+    private func appendToFile(_ path: String, _ record: [UInt8]) throws {
+        try HistoryFile.makeParentDirectories(of: path)
         // A compaction replaces the file by rename; a writer that opened the old one must not
-        // write into it. The shared lock orders us against the compactor's exclusive lock, and
-        // comparing inodes afterwards tells whether the file we hold is still the one at `path`.
+        // write into it. The lock orders us against the compactor, and comparing inodes
+        // afterwards tells whether the file we hold is still the one at `path`. The lock is
+        // exclusive so that the end of the file we look at, and undo, is ours alone.
         for _ in 0..<8 {
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return errnoText(errno) }
-            defer { closeDescriptor(fd) }
-            while flock(fd, LOCK_SH) != 0 {
-                if errno != EINTR { return errnoText(errno) }
-            }
-            guard isSameFile(fd: fd, path: path) else { continue }
-            // One write: with O_APPEND the kernel places the whole record at the end at once.
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { return errnoText(errno) }
-            if n != bytes.count { return "short write (disk full?)" }
-            return nil
+            // Read and write: the file's last byte is looked at before appending.
+            let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.append, .create, .closeOnExec, .nonBlocking],
+                                             permissions: [.ownerReadWrite])
+            defer { try? fd.close() }
+            try fd.lock(exclusive: true)
+            guard try HistoryFile.isSameFile(fd, path) else { continue }
+            try HistoryFile.appendLine(fd, record)
+            return
         }
-        return "the file kept being replaced while writing"
+        throw HistoryFile.Problem.keptBeingReplaced
     }
 
     /// Rewrites the file with its newest `capacity` records: temporary file, fsync, rename, all
-    /// under an exclusive lock on the old file so no append is lost.
+    /// under an exclusive lock on the old file so no append is lost. Through a symbolic link,
+    /// the link's target is rewritten and the link stays.
     func compact() {
-        guard let path, writable else { return }
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { closeDescriptor(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { return }
+        guard let path, writable, let target = HistoryFile.resolved(path) else { return }
+        // A compaction that cannot be done is tried again once the slack has filled again, not
+        // at the next line: the folder may be read-only for good. One that lost a race to
+        // another session's (the file was replaced meanwhile) is tried again at the next line.
+        let backOff = { self.fileLines = self.capacity }
+        do {
+            let fd = try FileDescriptor.open(FilePath(target), .readOnly, options: [.closeOnExec, .nonBlocking])
+            defer { try? fd.close() }
+            try fd.lock(exclusive: true)
+            guard try HistoryFile.isSameFile(fd, target) else { return }
+            let tail = try HistoryFile.readTail(fd, lines: capacity + slack, budget: tailBudget)
+            let parsed = Self.parse(tail.bytes, numbered: false)
+            if parsed.records.isEmpty { return backOff() }
+            let kept = parsed.records.suffix(capacity)
+            var bytes: [UInt8] = []
+            for record in kept { bytes += Array(record.encoded.utf8) }
+            try HistoryFile.replace(target, with: bytes, temporaryName: temporaryName)
+            fileLines = kept.count
+        } catch {
+            // The file stays as it was, only longer than the cap.
+            backOff()
         }
-        guard isSameFile(fd: fd, path: path), let content = readAll(fd: fd) else { return }
-        let parsed = Self.parse(content)
-        if parsed.bad > 0 && parsed.records.isEmpty { return }
-        let kept = parsed.records.suffix(capacity)
-        var bytes: [UInt8] = []
-        for record in kept { bytes += Array(record.encoded.utf8) }
-        let temporary = path + ".tmp.\(getpid())"
-        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard out >= 0 else { return }
-        let failed = writeAll(out, bytes) != nil || fsync(out) != 0
-        closeDescriptor(out)
-        if failed || rename(temporary, path) != 0 {
-            unlink(temporary)
-            return
-        }
-        fileRecords = kept.count
     }
 
-    private func isSameFile(fd: Int32, path: String) -> Bool {
-        var held = stat()
-        var named = stat()
-        guard fstat(fd, &held) == 0, stat(path, &named) == 0 else { return false }
-        return held.st_ino == named.st_ino && held.st_dev == named.st_dev
+    /// `.netrepl-history-` and 16 random hex digits: unguessable, so nobody can plant a link
+    /// at the name beforehand (which the exclusive, no-follow create refuses anyway).
+    static func randomTemporaryName() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = String(generator.next() as UInt64, radix: 16)
+        return ".netrepl-history-" + String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// The history file's system calls, each made once, with EINTR retried in one place
+/// (swift-system's where it wraps the call) and failures typed.
+enum HistoryFile {
+    /// Tail bytes allowed per record when loading: far above a typical record (about 100 bytes),
+    /// so only a file of very long lines or garbage is read in part.
+    static let bytesPerRecord = 8 * 1024
+    static let minimumTailBytes = 1 << 20
+    /// Ends an unterminated last line before a new record goes after it. A control character
+    /// makes that line unreadable, as it should be: it may be a record cut short.
+    static let damagedLineEnd: [UInt8] = [0x18, UInt8(ascii: "\n")]
+
+    enum Problem: Error, Equatable {
+        case system(Errno)
+        case notRegular
+        case shortWrite
+        case keptBeingReplaced
+        case noTemporaryName
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let errno as Errno: return errno.description
+        case Problem.system(let errno): return errno.description
+        case Problem.notRegular: return "not a regular file"
+        case Problem.shortWrite: return "only part of a record was written (disk full or file too large?); the part was removed"
+        case Problem.keptBeingReplaced: return "the file kept being replaced while writing"
+        case Problem.noTemporaryName: return "no free name for a temporary file in its folder"
+        default: return "\(error)"
+        }
+    }
+
+    /// The end of the file held by `fd`, read backwards until it holds `lines` whole lines
+    /// and the newline before them, or `budget` bytes, or the whole file.
+    struct Tail {
+        /// Whole lines (the last may lack its newline); begins at a line's start.
+        var bytes: [UInt8]
+        /// The read reached the start of the file.
+        var isWholeFile: Bool
+        /// The budget ran out inside a line, which was left out.
+        var droppedPartialLine: Bool
+        /// How much of the file's end was read, the left-out line included.
+        var bytesRead: Int
+    }
+
+    static func readTail(_ fd: FileDescriptor, lines wanted: Int, budget: Int) throws(Problem) -> Tail {
+        let status = try call { try fd.stat() }
+        guard status.type == .regular else { throw .notRegular }
+        let chunkSize = 64 * 1024
+        var chunks: [[UInt8]] = []
+        var offset = Int64(status.size)
+        var total = 0
+        var newlines = 0
+        while offset > 0 && total < budget && newlines <= wanted {
+            let count = Int(min(Int64(min(chunkSize, budget - total)), offset))
+            offset -= Int64(count)
+            var chunk = [UInt8](repeating: 0, count: count)
+            var filled = 0
+            while filled < count {
+                let n = try call {
+                    try chunk.withUnsafeMutableBytes { buffer in
+                        try fd.read(fromAbsoluteOffset: offset + Int64(filled),
+                                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                    }
+                }
+                if n == 0 { break }  // the file shrank under us: what is there is what counts
+                filled += n
+            }
+            chunk.removeLast(count - filled)
+            newlines += Self.newlines(in: chunk).count
+            total += chunk.count
+            chunks.append(chunk)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        for chunk in chunks.reversed() { bytes += chunk }
+        guard offset > 0 else { return Tail(bytes: bytes, isWholeFile: true, droppedPartialLine: false, bytesRead: total) }
+        // Cut off the line that began before what was read.
+        guard let firstNewline = Self.newlines(in: bytes, limit: 1).first else {
+            return Tail(bytes: [], isWholeFile: false, droppedPartialLine: !bytes.isEmpty, bytesRead: total)
+        }
+        let partial = firstNewline > 0 && total >= budget
+        bytes.removeFirst(firstNewline + 1)
+        return Tail(bytes: bytes, isWholeFile: false, droppedPartialLine: partial, bytesRead: total)
+    }
+
+    /// The offsets of the first `limit` newlines in `bytes`, by memchr(3): fast even in a debug
+    /// build, where a Swift loop over megabytes of a hostile file is not.
+    private static func newlines(in bytes: [UInt8], limit: Int = .max) -> [Int] {
+        bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return [] }
+            let end = start + buffer.count
+            var cursor = start
+            var found: [Int] = []
+            while found.count < limit, cursor < end, let hit = memchr(cursor, Int32(UInt8(ascii: "\n")), end - cursor) {
+                let position = UnsafeRawPointer(hit)
+                found.append(position - start)
+                cursor = position + 1
+            }
+            return found
+        }
+    }
+
+    /// Appends `record` (one line, newline included) with one write. A file that does not end
+    /// with a newline (a write cut short by a crash) first gets its last line ended, and marked
+    /// unreadable; a write cut short here (disk full, file size limit) is removed again, so
+    /// either way the next record starts on a line of its own.
+    static func appendLine(_ fd: FileDescriptor, _ record: [UInt8]) throws(Problem) {
+        let size = try call { try fd.stat() }.size
+        var bytes = record
+        if size > 0 {
+            var last: UInt8 = 0
+            let n = try call { try withUnsafeMutableBytes(of: &last) { try fd.read(fromAbsoluteOffset: size - 1, into: $0) } }
+            if n == 1 && last != UInt8(ascii: "\n") { bytes = damagedLineEnd + record }
+        }
+        let written: Int
+        do {
+            // One write: with O_APPEND the kernel places the whole record at the end at once.
+            written = try bytes.withUnsafeBytes { try fd.write($0) }
+        } catch {
+            // write(2) failing writes nothing (ENOSPC, EFBIG); nothing to undo.
+            throw .system(error as? Errno ?? .ioError)
+        }
+        guard written < bytes.count else { return }
+        // Best effort: if cutting fails too, the next append ends the line and marks it.
+        try? fd.resize(to: size)
+        throw .shortWrite
+    }
+
+    /// True when `fd` is still the file at `path` (no compaction replaced it meanwhile).
+    static func isSameFile(_ fd: FileDescriptor, _ path: String) throws(Problem) -> Bool {
+        let held = try call { try fd.stat() }
+        guard let named = try? FilePath(path).stat() else { return false }
+        return held.inode == named.inode && held.deviceID == named.deviceID
+    }
+
+    /// The file a path names, through any symbolic links, so that a compaction replaces the
+    /// link's target and leaves the link. Nil when the path does not resolve.
+    static func resolved(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Writes `bytes` to a new file in `target`'s folder, created exclusively without following
+    /// links, mode 0600, synced, and renames it over `target`.
+    static func replace(_ target: String, with bytes: [UInt8], temporaryName: () -> String) throws(Problem) {
+        let folder = FilePath(target).removingLastComponent()
+        var created: (FileDescriptor, FilePath)?
+        for _ in 0..<8 {
+            let candidate = folder.appending(temporaryName())
+            do {
+                let fd = try FileDescriptor.open(candidate, .writeOnly,
+                                                 options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                                                 permissions: [.ownerReadWrite])
+                created = (fd, candidate)
+                break
+            } catch Errno.fileExists {
+                continue  // taken, by a link or anything else: never touch it, pick another name
+            } catch {
+                throw .system(error as? Errno ?? .ioError)
+            }
+        }
+        guard let (fd, temporary) = created else { throw .noTemporaryName }
+        do throws(Problem) {
+            defer { try? fd.close() }
+            let written = try call { try fd.writeAll(bytes) }
+            guard written == bytes.count else { throw Problem.shortWrite }
+            try fd.sync()
+            try retryingInterrupts { rename(temporary.string, target) }
+        } catch {
+            _ = unlink(temporary.string)
+            throw error
+        }
+        // The rename itself is durable only once the folder is synced; failing that loses nothing now.
+        if let directory = try? FileDescriptor.open(folder, .readOnly, options: [.directory, .closeOnExec]) {
+            try? directory.sync()
+            try? directory.close()
+        }
     }
 
     /// Creates missing parent directories with mode 0700 (history is private).
-    private func makeParentDirectories(_ path: String) -> String? {
+    static func makeParentDirectories(of path: String) throws(Problem) {
         let components = path.split(separator: "/", omittingEmptySubsequences: true).dropLast()
         var current = path.hasPrefix("/") ? "" : "."
         for component in components {
             current += "/" + component
-            var st = stat()
-            if stat(current, &st) == 0 { continue }
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                return "cannot create directory \(current): \(errnoText(errno))"
+            if (try? FilePath(current).stat()) != nil { continue }
+            do {
+                try retryingInterrupts { mkdir(current, 0o700) }
+            } catch .system(.fileExists) {
+                continue
             }
         }
-        return nil
     }
 
-    private func readWholeFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { closeDescriptor(fd) }
-        return readAll(fd: fd)
+    /// Runs a swift-system call, whose errors are `Errno`, with the error typed.
+    static func call<T>(_ body: () throws -> T) throws(Problem) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .system(error as? Errno ?? .ioError)
+        }
     }
 
-    private func readAll(fd: Int32) -> [UInt8]? {
-        var content: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        _ = lseek(fd, 0, SEEK_SET)
+    /// A call swift-system does not wrap (flock, fsync, rename, mkdir): EINTR retried, -1 typed.
+    @discardableResult
+    static func retryingInterrupts(_ body: () -> Int32) throws(Problem) -> Int32 {
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { return content }
-            content += chunk[0..<n]
+            let result = body()
+            if result != -1 { return result }
+            let error = Errno(rawValue: errno)
+            if error != .interrupted { throw .system(error) }
         }
+    }
+}
+
+extension FileDescriptor {
+    /// flock(2): shared or exclusive, waiting for it.
+    fileprivate func lock(exclusive: Bool) throws(HistoryFile.Problem) {
+        try HistoryFile.retryingInterrupts { flock(rawValue, exclusive ? LOCK_EX : LOCK_SH) }
+    }
+
+    /// fsync(2).
+    fileprivate func sync() throws(HistoryFile.Problem) {
+        try HistoryFile.retryingInterrupts { fsync(rawValue) }
     }
 }

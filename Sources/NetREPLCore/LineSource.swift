@@ -23,6 +23,12 @@ public protocol LineSource: AnyObject {
     func readLine(prompt: String) -> LineInput
     /// Adds a line to the in-memory recall list (Up-arrow, Ctrl-R). No-op when not interactive.
     func addToRecall(_ line: String)
+    /// Drops lines read ahead but not yet returned (the rest of a paste): Ctrl-C cancelled a wait.
+    func discardPending()
+}
+
+extension LineSource {
+    public func discardPending() {}
 }
 
 /// Completion candidates for the text being completed (`word`) given the line up to the cursor

@@ -2,9 +2,10 @@
 
 import Glibc
 import NetREPLTransport
+import SystemPackage
 
 public final class PipedLineSource: LineSource {
-    private let fd: Int32
+    private let input: FileDescriptor
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
@@ -12,41 +13,52 @@ public final class PipedLineSource: LineSource {
     public let isInteractive = false
 
     public init(fd: Int32 = STDIN_FILENO) {
-        self.fd = fd
+        self.input = FileDescriptor(rawValue: fd)
     }
 
-    /// The next line without its newline; a last line without one still counts. A line that is
-    /// not UTF-8 comes as text with U+FFFD in place of its invalid bytes, and its exact bytes,
-    /// which are what gets sent. A signal while waiting for input ends the session: no
-    /// prompt is showing, so Ctrl-C means stop, as with SIGTERM and SIGHUP.
+    /// The next line without its newline; a last line without one still counts. A line ending
+    /// in CR LF (a file from Windows, a protocol transcript) comes without its CR: the CR is
+    /// part of the line's end, not of what is sent. A line that is not UTF-8 comes as text with
+    /// U+FFFD in place of its invalid bytes, and its exact bytes, which are what gets sent. A
+    /// signal while waiting for input ends the session: no prompt is showing, so Ctrl-C means
+    /// stop, as with SIGTERM and SIGHUP.
     public func readLine(prompt: String) -> LineInput {
         // Checked before every line, not only before a read: lines already buffered must not
         // keep a terminated session sending.
         if let sig = Signals.take() { return .terminated(signal: sig) }
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = decodeLine(buffer[start..<newline])
+                let line = decodeLine(withoutCarriageReturn(buffer[start..<newline]))
                 start = newline + 1
                 compactIfWorthIt()
                 return .line(line)
             }
             if atEnd {
                 guard start < buffer.count else { return .endOfInput }
-                let line = decodeLine(buffer[start...])
+                let line = decodeLine(withoutCarriageReturn(buffer[start...]))
                 start = buffer.count
                 return .line(line)
             }
             if let sig = Signals.take() { return .terminated(signal: sig) }
             var chunk = [UInt8](repeating: 0, count: 65_536)
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                buffer += chunk[0..<n]
-            } else if n == 0 {
-                atEnd = true
-            } else if errno != EINTR {
+            do {
+                // Not retried here on EINTR: the signal that interrupted the read is looked at first.
+                let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0, retryOnInterrupt: false) }
+                if n > 0 {
+                    buffer += chunk[0..<n]
+                } else {
+                    atEnd = true
+                }
+            } catch Errno.interrupted {
+                continue
+            } catch {
                 atEnd = true
             }
         }
+    }
+
+    private func withoutCarriageReturn(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
     }
 
     private func decodeLine(_ bytes: ArraySlice<UInt8>) -> Line {

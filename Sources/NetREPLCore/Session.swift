@@ -233,6 +233,7 @@ public final class Session: CommandContext {
             // signal, ends it.
             if signal == SIGINT && configuration.style.interactive {
                 interruptsInARow = 1
+                source.discardPending()
             } else {
                 endedBy = signal
             }

@@ -228,3 +228,231 @@ private func mode(_ path: String) -> mode_t {
         #expect(historyCapacity(environment: { _ in "lots" }).warning != nil)
     }
 }
+
+/// The largest resident set this process has had, in KiB (VmHWM): only grows.
+private func peakResidentKiB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+    return line.flatMap { Int($0.filter(\.isNumber)) } ?? 0
+}
+
+private func appendBytes(_ bytes: [UInt8], to path: String) throws {
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    handle.seekToEndOfFile()
+    handle.write(Data(bytes))
+    try handle.close()
+}
+
+private func isSymbolicLink(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+}
+
+/// What history does when the file system, another program or an attacker misbehaves.
+@Suite struct HistoryHostileFileTests {
+    @Test func aRecordCutShortIsNeverReadAsALineAndTheNextStartsOnItsOwn() throws {
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 1000)
+        store.append(record("one"))
+        // What a crash (or a full disk before this version) leaves: part of a record, no newline.
+        // Cut inside the line, it would read as a record of the wrong line: "hello wor".
+        try appendBytes(Array(record("hello world").encoded.utf8.prefix(64)), to: path)
+        let reopened = HistoryStore(path: path, capacity: 1000)
+        #expect(reopened.records.map(\.line) == ["one"])
+        #expect(reopened.append(record("two")) == nil)
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        #expect(bytes.last == UInt8(ascii: "\n"))
+        let reloaded = HistoryStore(path: path, capacity: 1000)
+        #expect(reloaded.records.map(\.line) == ["one", "two"])
+        #expect(reloaded.takeWarnings().first?.contains("skipped 1 unreadable line") == true)
+    }
+
+    @Test func compactingThroughASymbolicLinkRewritesItsTarget() throws {
+        let path = temporaryHistoryPath("link")
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder + "/real", withIntermediateDirectories: true)
+        let target = folder + "/real/history"
+        #expect(symlink("real/history", path) == 0)
+        let store = HistoryStore(path: path, capacity: 10)
+        for i in 1...40 { store.append(record("line \(i)")) }
+        #expect(isSymbolicLink(path))
+        let lines = fileLines(target)
+        #expect(lines.count <= 20)
+        #expect(lines.last?.hasSuffix("\tline 40") == true)
+        #expect(mode(target) == 0o600)
+        // The temporary file went where the target lives, and nothing is left of it.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: folder + "/real")) == ["history"])
+        #expect(HistoryStore(path: path, capacity: 10).records.map(\.line) == (31...40).map { "line \($0)" })
+    }
+
+    @Test func aLinkPlantedAtTheTemporaryNameIsNeverFollowed() throws {
+        let path = temporaryHistoryPath()
+        let folder = (path as NSString).deletingLastPathComponent
+        let victim = folder + "/victim"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        let store = HistoryStore(path: path, capacity: 5)
+        // The attacker knows the names: a link to an existing file, then one to a file not yet there.
+        var names = ["planted-existing", "planted-dangling", "free"]
+        store.temporaryName = { names.isEmpty ? "spare" : names.removeFirst() }
+        #expect(symlink(victim, folder + "/planted-existing") == 0)
+        #expect(symlink(folder + "/created-by-attack", folder + "/planted-dangling") == 0)
+        for i in 1...20 { store.append(record("line \(i)")) }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/created-by-attack"))
+        #expect(isSymbolicLink(folder + "/planted-existing") && isSymbolicLink(folder + "/planted-dangling"))
+        #expect(fileLines(path).count <= 15)
+        #expect(fileLines(path).last?.hasSuffix("\tline 20") == true)
+        #expect(mode(path) == 0o600)
+    }
+
+    @Test func theRandomTemporaryNamesDiffer() {
+        let names = Set((0..<100).map { _ in HistoryStore.randomTemporaryName() })
+        #expect(names.count == 100)
+        #expect(names.allSatisfy { $0.hasPrefix(".netrepl-history-") && $0.count == 33 })
+    }
+
+    @Test func aGibibyteOfZerosIsNotReadAndLeftUntouched() throws {
+        let path = temporaryHistoryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 1 << 30) == 0)  // sparse: no disk used
+        let before = peakResidentKiB()
+        let store = HistoryStore(path: path, capacity: 1000)
+        #expect(peakResidentKiB() - before < 256 * 1024)
+        #expect(store.records.isEmpty)
+        #expect(!store.isEnabled)
+        #expect(store.takeWarnings().first?.contains("is not a netrepl history file") == true)
+        store.append(record("x"))
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size == 1 << 30)
+    }
+
+    @Test func recordsAfterAGibibyteOfZerosLoadAndTheFileShrinks() throws {
+        let path = temporaryHistoryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 1 << 30) == 0)
+        try appendBytes(Array("\n".utf8) + (1...3).flatMap { Array(record("kept \($0)").encoded.utf8) }, to: path)
+        let before = peakResidentKiB()
+        let store = HistoryStore(path: path, capacity: 1000)
+        #expect(peakResidentKiB() - before < 256 * 1024)
+        #expect(store.records.map(\.line) == ["kept 1", "kept 2", "kept 3"])
+        #expect(store.isEnabled)
+        // Loading saw the file is far over what the cap keeps, and compacted it.
+        #expect(fileLines(path).count == 3)
+    }
+
+    @Test func binaryGarbageNeverCrashesAndRecordsAroundItSurvive() throws {
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 100_000)
+        store.append(record("before"))
+        // Deterministic noise, with newlines, tabs and backslashes more often than chance.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var garbage: [UInt8] = []
+        for _ in 0..<2_000_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let byte = UInt8(truncatingIfNeeded: state >> 56)
+            switch byte % 16 {
+            case 0: garbage.append(UInt8(ascii: "\n"))
+            case 1: garbage.append(UInt8(ascii: "\t"))
+            case 2: garbage.append(UInt8(ascii: "\\"))
+            default: garbage.append(byte)
+            }
+        }
+        garbage.append(UInt8(ascii: "\n"))
+        try appendBytes(garbage, to: path)
+        store.append(record("after"))
+        let reloaded = HistoryStore(path: path, capacity: 100_000)
+        #expect(reloaded.records.first?.line == "before")
+        #expect(reloaded.records.last?.line == "after")
+        #expect(reloaded.takeWarnings().first?.contains("unreadable line") == true)
+        _ = reloaded.records.map { ($0.localTimeText, $0.encoded) }
+    }
+
+    @Test(arguments: ["2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\x+1", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\t\\x-0",
+                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1e300\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t99999999999999999999\tx",
+                      "9999-99-99T99:99:99.999Z\tudp\th:1\tok\t1\tx", "2025-11-25T08:44:04.123Z\tudp\t\tok\t1\tx",
+                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tx\\", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tnul\u{0}"])
+    func rejectsHostileFields(text: String) {
+        #expect(HistoryRecord.decode(Substring(text)) == nil)
+    }
+}
+
+/// A tmpfs of `kilobytes` mounted at a new folder, for a disk that really fills up; nil where
+/// mounting is not allowed (not root, or a container without the capability).
+private final class SmallDisk {
+    let folder: String
+
+    init?(kilobytes: Int) {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-tmpfs-\(UUID().uuidString)").path
+        guard mkdir(folder, 0o700) == 0 else { return nil }
+        guard mount("netrepl-test", folder, "tmpfs", 0, "size=\(kilobytes)k,mode=0700") == 0 else {
+            rmdir(folder)
+            return nil
+        }
+    }
+
+    deinit {
+        umount2(folder, Int32(MNT_DETACH))
+        rmdir(folder)
+    }
+
+    static let available: Bool = SmallDisk(kilobytes: 4) != nil
+}
+
+@Suite struct HistoryFullDiskTests {
+    @Test(.enabled(if: SmallDisk.available, "needs to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+    func aRecordThatDoesNotFitIsCutOffAndTheNextStartsOnItsOwnLine() throws {
+        let disk = try #require(SmallDisk(kilobytes: 12))
+        let path = disk.folder + "/history"
+        // A page of ballast to free later, and a history filling two pages but for 20 bytes.
+        try Data(count: 4096).write(to: URL(fileURLWithPath: disk.folder + "/ballast"))
+        let filler = record("filler").encoded
+        var content = String(repeating: filler, count: (8192 - 20) / filler.utf8.count)
+        content += String(repeating: "x", count: 8192 - 20 - content.utf8.count - 1) + "\n"
+        try content.write(toFile: path, atomically: false, encoding: .utf8)
+        let sizeBefore = content.utf8.count
+
+        let store = HistoryStore(path: path, capacity: 1000)
+        let failure = store.append(record("the disk is full when this line is answered"))
+        #expect(failure?.contains("cannot write history file") == true)
+        let afterFailure = try #require(FileManager.default.contents(atPath: path))
+        #expect(afterFailure.count == sizeBefore)
+
+        try FileManager.default.removeItem(atPath: disk.folder + "/ballast")
+        #expect(store.append(record("after space was freed")) == nil)
+        let reloaded = HistoryStore(path: path, capacity: 1000)
+        #expect(reloaded.records.last?.line == "after space was freed")
+        #expect(!reloaded.records.contains { $0.line.hasPrefix("the disk is full") })
+        // The one line of x's is the only unreadable one: nothing of the cut record is left.
+        #expect(reloaded.takeWarnings().first?.contains("skipped 1 unreadable line") == true)
+    }
+}
+
+@Suite struct HistoryOddFileTests {
+    @Test func aFIFOAtThePathNeitherHangsNorIsWritten() throws {
+        let path = temporaryHistoryPath()
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(mkfifo(path, 0o600) == 0)
+        let store = HistoryStore(path: path, capacity: 10)
+        #expect(!store.isEnabled)
+        #expect(store.takeWarnings().first?.contains("is not a regular file") == true)
+        #expect(store.append(record("x")) == nil)
+    }
+
+    @Test func aFolderWhereNoTemporaryFileCanBeMadeKeepsEveryRecord() throws {
+        // Every temporary name is taken: compaction fails, and appends go on as before.
+        let path = temporaryHistoryPath()
+        let store = HistoryStore(path: path, capacity: 5)
+        store.temporaryName = { "taken" }
+        for i in 1...40 { store.append(record("line \(i)")) }
+        try "x".write(toFile: (path as NSString).deletingLastPathComponent + "/taken", atomically: false, encoding: .utf8)
+        for i in 41...60 { store.append(record("line \(i)")) }
+        let lines = fileLines(path)
+        #expect(lines.last?.hasSuffix("\tline 60") == true)
+        #expect(lines.contains { $0.hasSuffix("\tline 41") })
+    }
+}
