@@ -46,6 +46,31 @@ final class StopFlag: Sendable {
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
+/// A peer's socket and the thread serving it: stopping wakes the thread, waits for it, and only
+/// then closes the socket (closing first could let another test's socket reuse the number while
+/// the thread still reads it).
+final class PeerThread: Sendable {
+    let fd: Int32
+    let stopped = StopFlag()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(fd: Int32, serve: @escaping @Sendable (_ fd: Int32, _ stopped: StopFlag) -> Void) {
+        self.fd = fd
+        let stopped = self.stopped, done = self.done
+        Thread.detachNewThread {
+            serve(fd, stopped)
+            done.signal()
+        }
+    }
+
+    func stop() {
+        stopped.value.store(true, ordering: .relaxed)
+        shutdown(fd, Int32(SHUT_RDWR))
+        done.wait()
+        close(fd)
+    }
+}
+
 /// A UDP peer: for each datagram, `respond` gives the datagrams to send back to its sender, each
 /// after a delay (zero: at once). A delayed send happens even if later datagrams came meanwhile.
 public final class UDPPeer: @unchecked Sendable {
@@ -59,9 +84,7 @@ public final class UDPPeer: @unchecked Sendable {
     }
 
     public let port: Int
-    private let fd: Int32
-    private let stopped = StopFlag()
-    private let done = DispatchSemaphore(value: 0)
+    private let thread: PeerThread
     public let received = Counter()
 
     public convenience init() {
@@ -69,10 +92,11 @@ public final class UDPPeer: @unchecked Sendable {
     }
 
     public init(respond: @escaping @Sendable ([UInt8]) -> [Send]) {
-        (fd, port) = boundSocket(type: Int32(SOCK_DGRAM.rawValue))
-        let fd = self.fd, stopped = self.stopped, done = self.done, received = self.received
+        let (fd, port) = boundSocket(type: Int32(SOCK_DGRAM.rawValue))
+        self.port = port
+        let received = self.received
         let queue = DispatchQueue(label: "udp-peer-sends")
-        Thread.detachNewThread {
+        thread = PeerThread(fd: fd) { fd, stopped in
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
                 var from = sockaddr_storage()
@@ -101,18 +125,10 @@ public final class UDPPeer: @unchecked Sendable {
                     }
                 }
             }
-            done.signal()
         }
     }
 
-    /// Stops the thread, then closes the socket (closing first could let another test's socket
-    /// reuse the number while the thread still reads it).
-    public func stop() {
-        stopped.value.store(true, ordering: .relaxed)
-        shutdown(fd, Int32(SHUT_RDWR))
-        done.wait()
-        close(fd)
-    }
+    public func stop() { thread.stop() }
 }
 
 /// One accepted TCP connection, for a peer's handler to misbehave on.
@@ -184,9 +200,7 @@ public final class PeerConnection: @unchecked Sendable {
 /// the connection when `handle` returns.
 public final class TCPPeer: @unchecked Sendable {
     public let port: Int
-    private let fd: Int32
-    private let stopped = StopFlag()
-    private let done = DispatchSemaphore(value: 0)
+    private let thread: PeerThread
     public let accepted = Counter()
 
     /// `lineMode`: uppercases each line on a connection that stays open, as netrepl-server does;
@@ -201,10 +215,11 @@ public final class TCPPeer: @unchecked Sendable {
     }
 
     public init(handle: @escaping @Sendable (PeerConnection) -> Void) {
-        (fd, port) = boundSocket(type: Int32(SOCK_STREAM.rawValue))
+        let (fd, port) = boundSocket(type: Int32(SOCK_STREAM.rawValue))
+        self.port = port
         listen(fd, 64)
-        let fd = self.fd, stopped = self.stopped, done = self.done, accepted = self.accepted
-        Thread.detachNewThread {
+        let accepted = self.accepted
+        thread = PeerThread(fd: fd) { fd, stopped in
             while true {
                 let c = accept(fd, nil, nil)
                 if c < 0 || stopped.isSet {
@@ -217,16 +232,10 @@ public final class TCPPeer: @unchecked Sendable {
                     close(c)
                 }
             }
-            done.signal()
         }
     }
 
-    public func stop() {
-        stopped.value.store(true, ordering: .relaxed)
-        shutdown(fd, Int32(SHUT_RDWR))
-        done.wait()
-        close(fd)
-    }
+    public func stop() { thread.stop() }
 }
 
 /// A history file path in a fresh temporary directory.
