@@ -8,11 +8,7 @@ import NetREPLCore
 import NetREPLTransport
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Lines typed at a terminal, with GNU readline's editing, Ctrl-R search, tab completion and an
 /// in-memory recall list. readline is one process-wide state machine: create one of these per
@@ -336,11 +332,7 @@ enum Readline {
     struct PreviousHandler {
         var action = sigaction()
         var isIgnored: Bool {
-            #if canImport(Glibc)
             let handler = action.__sigaction_handler.sa_handler
-            #else
-            let handler = action.__sigaction_u.__sa_handler
-            #endif
             return handler.map { unsafeBitCast($0, to: Int.self) } == unsafeBitCast(SIG_IGN, to: Int.self)
         }
     }
@@ -351,11 +343,7 @@ enum Readline {
     @discardableResult
     private static func setHandler(_ signo: Int32, _ handler: (@convention(c) (Int32) -> Void)?) -> PreviousHandler {
         var action = sigaction()
-        #if canImport(Glibc)
         action.__sigaction_handler.sa_handler = handler ?? SIG_DFL
-        #else
-        action.__sigaction_u.__sa_handler = handler ?? SIG_DFL
-        #endif
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
         var previous = PreviousHandler()

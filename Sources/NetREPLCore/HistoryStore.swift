@@ -12,11 +12,7 @@
 import NetREPLTransport
 import SystemPackage
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct HistoryRecord: Sendable, Equatable {
     /// Milliseconds since the Unix epoch (UTC).
