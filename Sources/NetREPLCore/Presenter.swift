@@ -67,7 +67,8 @@ final class Presenter {
             error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within \(DurationGrammar.format(exchange.timeout))\(got)"
                   + (style.interactive ? "; :timeout D waits longer" : ""))
         case .truncated(let received, let end):
-            if !received.isEmpty { out.reply(received, raw: style.rawReplies) }
+            // A person sees what came; a script's stdout holds whole replies only.
+            if style.interactive && !received.isEmpty { out.reply(received, raw: style.rawReplies) }
             error("truncated reply to \"\(excerpt(exchange.line.text))\": \(received.count) bytes, then \(describe(end)) before the reply was complete")
         case .cancelled(let signal) where signal == SIGINT && style.interactive:
             error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")

@@ -78,6 +78,7 @@ private func peakResidentKiB(_ pid: pid_t) -> Int? {
         #expect(c.waitForExit() == 1)
         #expect(c.stderr.contains("netrepl: truncated reply to \"partial\": 4 bytes, then the server reset the connection"))
         #expect(c.stderr.contains("1 sent, 0 received, +1 truncated, 100% loss"))
+        #expect(c.stdout.isEmpty)
     }
 
     @Test func aDribblingServerCannotHoldTheWaitPastTheTimeout() throws {
