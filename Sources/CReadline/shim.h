@@ -57,10 +57,6 @@ static inline const char *netrepl_rl_line_buffer(void) {
     return rl_line_buffer;
 }
 
-static inline int netrepl_rl_point(void) {
-    return rl_point;
-}
-
 static inline FILE *netrepl_rl_instream(void) {
     return rl_instream != NULL ? rl_instream : stdin;
 }
