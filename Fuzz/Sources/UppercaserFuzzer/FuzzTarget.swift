@@ -1,9 +1,10 @@
 // The libFuzzer entry point: checks on every input the properties docs/PROTOCOL.md (Sections 6,
 // 7.3, 8) promises of the streaming uppercaser and of the cut of a UDP reply to the largest datagram.
 //
-// Input layout: byte 0 picks the cut limit (bit 7: also cut a 64 KiB reply at both MAX_UDP values),
-// byte 1 seeds the chunk sizes the stream is split into, the rest is the payload. A violated
-// property aborts with a message, and libFuzzer saves the input as a crash file.
+// Input layout: byte 0 picks the cut limit (bits 7 and 6 both set: also cut a reply of 64 KiB, the
+// payload's reply repeated, at both MAX_UDP values), byte 1 seeds the chunk sizes the stream is
+// split into, the rest is the payload. A violated property aborts with a message, and libFuzzer
+// saves the input as a crash file.
 
 import NIOCore
 import UTF8Decoding
@@ -17,11 +18,11 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let whole = checkWhole(payload, reference)
     checkStreamed(payload, reference, whole: whole, seed: h1)
     checkCut(whole, limit: Int(h0 & 0x7F) * (whole.count + 3) / 127)
-    if h0 & 0x80 != 0, !whole.isEmpty {
+    if h0 & 0xC0 == 0xC0, !whole.isEmpty {
         // A reply longer than any datagram, cut as the UDP handler cuts it for IPv4 and IPv6 peers.
-        var big: [UInt8] = []
-        big.reserveCapacity(65_536 + whole.count)
-        while big.count <= 65_527 + 3 { big += whole }
+        var big = whole
+        while big.count <= 65_527 + 3 { big += big }
+        big.removeLast(big.count - (65_527 + 4))
         checkCut(big, limit: 65_507)
         checkCut(big, limit: 65_527)
     }
