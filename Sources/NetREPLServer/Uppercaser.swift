@@ -160,8 +160,8 @@ public struct StreamingUppercaser: Sendable {
 }
 
 extension ByteBuffer {
-    /// Cuts the readable bytes to at most `limit`, never inside a UTF-8 multi-byte sequence.
-    /// Returns true when something was cut.
+    /// Cuts the readable bytes to the longest prefix of at most `limit` bytes that does not end inside a
+    /// well-formed UTF-8 multi-byte sequence. Returns true when something was cut.
     @discardableResult
     mutating func truncateAtCharacterBoundary(limit: Int) -> Bool {
         guard readableBytes > limit else { return false }
@@ -171,6 +171,15 @@ extension ByteBuffer {
         while cut > 0, steps < 3, let b = getInteger(at: readerIndex + cut, as: UInt8.self), b & 0xC0 == 0x80 {
             cut -= 1
             steps += 1
+        }
+        // Keep the step back only if a well-formed sequence starts there and runs past the limit:
+        // continuation bytes that follow no such start are stray bytes, units of their own.
+        if cut < limit {
+            let splitsSequence = withUnsafeReadableBytes { raw -> Bool in
+                guard case .scalar(_, let length) = WellFormedUTF8.decode(raw, at: cut) else { return false }
+                return cut + length > limit
+            }
+            if !splitsSequence { cut = limit }
         }
         moveWriterIndex(to: readerIndex + cut)
         return true

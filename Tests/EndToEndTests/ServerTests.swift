@@ -139,20 +139,40 @@ private let prelude = """
         _ = server.stop()
     }
 
-    @Test func uppercaseIsExactlyPythonsStrUpper() throws {
+    /// The server maps case by the Swift runtime's Unicode (17.0 with Swift 6.3), Python 3.11 by
+    /// Unicode 14.0. Four characters assigned in both map differently: Unicode 16 and 17 gave them
+    /// uppercase partners that did not exist before, so Python leaves them unchanged.
+    static let newerUppercasePartners: [Int: Int] = [
+        0x019B: 0xA7DC,  // ƛ LATIN SMALL LETTER LAMBDA WITH STROKE (partner added in Unicode 16)
+        0x0264: 0xA7CB,  // ɤ LATIN SMALL LETTER RAMS HORN (16)
+        0xA7D3: 0xA7D2,  // LATIN SMALL LETTER DOUBLE THORN (17)
+        0xA7D5: 0xA7D4,  // LATIN SMALL LETTER DOUBLE WYNN (17)
+    ]
+
+    @Test func uppercaseIsExactlyPythonsStrUpperExceptForNewerUnicode() throws {
         let server = try ServerUnderTest()
-        // Every assigned code point Python maps, sent over TCP, compared with str.upper().
+        let partners = Self.newerUppercasePartners.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        // Every code point assigned in Python's Unicode (mapped or not), sent over TCP, compared with
+        // str.upper(), except where the partner is unassigned in Python's Unicode version.
         let out = try peer(server, prelude + """
             import unicodedata
+            partners = {\(partners)}
             chars = [chr(c) for c in range(0x110000)
-                     if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) != "Cn" and chr(c).upper() != chr(c)]
+                     if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) != "Cn" and chr(c) != "\\n"]
+            newer = {chr(c): chr(u) for c, u in partners.items() if unicodedata.category(chr(u)) == "Cn"}
             text = "\\n".join(chars) + "\\n"
             s = tcp(); s.sendall(text.encode()); s.shutdown(socket.SHUT_WR)
             got = recv_all(s).decode().split("\\n")
-            diffs = [(hex(ord(c)), g) for c, g in zip(chars, got) if g != c.upper()]
-            print(len(chars) > 1000, len(diffs), diffs[:5])
+            diffs = [(hex(ord(c)), g) for c, g in zip(chars, got) if g != newer.get(c, c.upper())]
+            print(len(chars) > 100000, len(got) == len(chars) + 1, len(diffs), diffs[:5])
+            print(unicodedata.unidata_version, len(newer))
             """)
-        #expect(out == "True 0 []\n")
+        let lines = out.split(separator: "\n")
+        #expect(lines.first == "True True 0 []")
+        // Python 3.11 (Debian's) has Unicode 14.0: all four differ. A newer Python shrinks the list.
+        if lines.last?.hasPrefix("14.") == true || lines.last?.hasPrefix("15.") == true {
+            #expect(lines.last?.hasSuffix(" 4") == true, "\(out)")
+        }
         _ = server.stop()
     }
 

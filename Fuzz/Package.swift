@@ -1,0 +1,23 @@
+// swift-tools-version: 6.1
+// The libFuzzer target for the server's streaming uppercaser and its UDP cut; built and run by scripts/fuzz.
+//
+// A package of its own, so that fuzzing instruments NIOCore only, not the whole server. The
+// uppercaser's two source files are symbolic links into ../Sources: the code fuzzed is the code shipped.
+import PackageDescription
+
+let package = Package(
+    name: "netrepl-fuzz",
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2")
+    ],
+    targets: [
+        .target(name: "UTF8Decoding"),
+        .executableTarget(
+            name: "UppercaserFuzzer",
+            dependencies: ["UTF8Decoding", .product(name: "NIOCore", package: "swift-nio")],
+            // libFuzzer provides main(); the target only defines LLVMFuzzerTestOneInput.
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

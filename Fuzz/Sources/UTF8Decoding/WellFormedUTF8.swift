@@ -1,0 +1,1 @@
+../../../Sources/UTF8Decoding/WellFormedUTF8.swift

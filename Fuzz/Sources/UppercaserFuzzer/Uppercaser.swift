@@ -1,0 +1,1 @@
+../../../Sources/NetREPLServer/Uppercaser.swift
