@@ -290,7 +290,7 @@ public final class UppercaseServer: Service, Sendable {
         return bootstrap
     }
 
-    private static func listenError(_ transport: String, _ host: String, _ port: Int, _ error: Error) -> ListenError {
+    static func listenError(_ transport: String, _ host: String, _ port: Int, _ error: Error) -> ListenError {
         if let e = error as? ListenError { return e }
         if let io = error as? IOError {
             let hint: String
