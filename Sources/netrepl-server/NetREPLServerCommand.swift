@@ -146,13 +146,9 @@ struct NetREPLServerCommand: AsyncParsableCommand {
         // Scripts and tests wait for this line: written straight to the descriptor, never buffered.
         writeLine(STDOUT_FILENO, "netrepl-server: ready, udp and tcp on \(formatHostPort(bound.host, bound.port))")
         if let notifier = SystemdNotifier() {
-            do {
-                try notifier.ready(status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))")
-            } catch {
-                logger.warning("\(error)")
-            }
-            // Last in the group, so shut down first: STOPPING=1 goes out before the server drains.
-            services.append(.init(service: SystemdStoppingNotice(notifier: notifier) { logger.warning("\($0)") }))
+            services.append(.init(service: SystemdNotifyService(notifier: notifier, status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))") {
+                logger.warning("\($0)")
+            }))
         }
 
         let group = ServiceGroup(
