@@ -24,7 +24,7 @@ completion_path = $(if $(filter bash,$(1)),$(DATADIR)/bash-completion/completion
 
 INSTALLED := $(foreach p,$(PROGRAMS),$(BINDIR)/$(p) $(MANDIR)/man1/$(p).1 $(foreach s,$(SHELLS),$(call completion_path,$(s),$(p))))
 
-.PHONY: all build install uninstall completions installed-files deb test
+.PHONY: all build install uninstall completions installed-files print-built deb test
 all: build
 
 build:
@@ -52,6 +52,10 @@ install: build completions
 # Exactly the files install wrote; folders are left, since others may share them.
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
+
+# Where the programs are built (for scripts).
+print-built:
+	@echo $(BUILT)
 
 # The list install writes, one a line (tests and scripts/package-deb read it).
 installed-files:
