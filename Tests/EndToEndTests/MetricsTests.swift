@@ -113,5 +113,6 @@ private let trafficAndScrapes = """
         let errors = server.stderr.split(separator: "\n").filter { $0.hasPrefix("netrepl-server:") }
         #expect(errors.count == 1)
         #expect(errors.first?.contains("cannot listen on http (metrics) 127.0.0.1:\(holder.port)") == true, "\(server.stderr)")
+        #expect(errors.first?.hasSuffix("choose another with --metrics-port)") == true, "\(server.stderr)")
     }
 }
