@@ -229,7 +229,9 @@ public final class UppercaseServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // At IPPROTO_TCP: as a socket-level option the same number is SO_DEBUG, which needs
+            // CAP_NET_ADMIN, so every accepted connection failed and closed when not run as root.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
