@@ -3,9 +3,6 @@
 import Foundation
 import Testing
 
-/// CI (scripts/test) installs lintian and sets this, so that a missing tool fails instead of skipping.
-private let toolsRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_TOOLS"] != nil
-
 @Suite struct DebianPackageTests {
     @Test func packageInstallAndPurge() throws {
         let scratch = try makeTemporaryFolder("deb")

@@ -1,4 +1,5 @@
-// `make install` and `make uninstall` into a temporary DESTDIR, and --version from the VERSION file.
+// `make install` and `make uninstall` into a temporary DESTDIR, --version from the VERSION file, and
+// the helpers the other shipping tests (package, unit, balancer) share.
 
 import Foundation
 import Testing
@@ -34,6 +35,10 @@ func run(_ executable: String, _ arguments: [String], seconds: Double = 300) thr
     let status = child.waitForExit(seconds: seconds)
     return (status, child.stdout, child.stderr)
 }
+
+/// scripts/test installs what the install, package, unit and balancer tests use (lintian, nginx,
+/// systemd-analyze) and sets this, so that a missing tool fails instead of skipping.
+let toolsRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_TOOLS"] != nil
 
 let releaseVersion = (try? String(contentsOf: sourceTree.appendingPathComponent("VERSION"), encoding: .utf8))?
     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""

@@ -8,7 +8,6 @@ import Testing
 import Glibc
 #endif
 
-private let toolsRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_TOOLS"] != nil
 private let nginxBinary = "/usr/sbin/nginx"
 private let streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
 

@@ -8,7 +8,6 @@ import Testing
 import Glibc
 #endif
 
-private let toolsRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_TOOLS"] != nil
 private let unitSource = sourceTree.appendingPathComponent("dist/netrepl-server.service")
 
 /// The unit with ExecStart pointing at the built server, in a folder of its own.
