@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // GNU readline, wrapped; only LineEditing imports it.
@@ -32,7 +34,8 @@ let package = Package(
         // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
         .target(name: "UTF8Decoding"),
         // Protocol facts both executables share: host:port, datagram limits, the duration grammar.
-        .target(name: "NetREPLProtocol"),
+        // Both executables' --version comes from here: the VERSION file at the root, compiled in.
+        .target(name: "NetREPLProtocol", plugins: ["VersionFile"]),
         // Command-line option types both executables share (durations in the one grammar).
         .target(
             name: "CommandLineOptions",
@@ -57,14 +60,17 @@ let package = Package(
         .target(
             name: "NetREPLServer",
             dependencies: [
-                "UTF8Decoding",
+                "UTF8Decoding", "NetREPLProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .plugin(name: "VersionFile", capability: .buildTool()),
         .executableTarget(
             name: "netrepl",
             dependencies: [
@@ -76,10 +82,12 @@ let package = Package(
         .executableTarget(
             name: "netrepl-server",
             dependencies: [
-                "NetREPLServer",
+                "NetREPLServer", "NetREPLProtocol", "CommandLineOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(

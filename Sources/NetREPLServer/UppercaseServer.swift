@@ -3,6 +3,7 @@
 
 import Dispatch
 import Logging
+import NetREPLProtocol
 import NIOCore
 import NIOExtras
 import NIOPosix
@@ -27,11 +28,6 @@ public struct ListenError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         "cannot listen on \(transport) \(formatHostPort(host, port)): \(reason)"
     }
-}
-
-/// `[::1]:12000` for IPv6, `127.0.0.1:12000` otherwise.
-public func formatHostPort(_ host: String, _ port: Int) -> String {
-    host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }
 
 public final class UppercaseServer: Service, Sendable {
@@ -229,7 +225,9 @@ public final class UppercaseServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // At IPPROTO_TCP: as a socket-level option the same number is SO_DEBUG, which needs
+            // CAP_NET_ADMIN, so every accepted connection failed and closed when not run as root.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
@@ -290,7 +288,7 @@ public final class UppercaseServer: Service, Sendable {
         return bootstrap
     }
 
-    private static func listenError(_ transport: String, _ host: String, _ port: Int, _ error: Error) -> ListenError {
+    static func listenError(_ transport: String, _ host: String, _ port: Int, _ error: Error) -> ListenError {
         if let e = error as? ListenError { return e }
         if let io = error as? IOError {
             let hint: String

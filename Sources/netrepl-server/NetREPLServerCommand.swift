@@ -2,8 +2,11 @@
 
 import ArgumentParser
 import Logging
+import Metrics
 import NIOCore
+import NetREPLProtocol
 import NetREPLServer
+import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -20,7 +23,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
         discussion: """
             UDP: each datagram is answered with one datagram holding its uppercase. TCP: the reply \
             stream is the uppercase of the request stream. See netrepl-server(1) and docs/PROTOCOL.md.
-            """
+            """,
+        version: netreplVersion
     )
 
     @Option(help: ArgumentHelp("Address to listen on (default: all interfaces, IPv6 and IPv4).", valueName: "host"))
@@ -56,6 +60,9 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seed for reproducible impairment.", valueName: "n"))
     var seed: UInt64?
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port, on the --host address; 0 picks a free one.", valueName: "port"))
+    var metricsPort: Int?
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: LogLevel = .info
 
@@ -72,6 +79,7 @@ struct NetREPLServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port).") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, not \(metricsPort).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds.") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
@@ -119,12 +127,34 @@ struct NetREPLServerCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         guard let bound = server.boundAddress else { throw ExitCode.failure }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let metricsPort {
+            let metrics = ServerMetrics(statistics: server.statistics, version: netreplVersion)
+            // Whatever is recorded through swift-metrics in this process is served beside our series.
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+            let endpoint = MetricsEndpoint(metrics: metrics, logger: logger)
+            do {
+                let port = try await endpoint.start(host: bound.host, port: metricsPort)
+                writeLine(STDOUT_FILENO, "netrepl-server: metrics on http://\(formatHostPort(bound.host, port))/metrics")
+            } catch {
+                await server.stop()
+                writeLine(STDERR_FILENO, "netrepl-server: \(error)")
+                throw ExitCode.failure
+            }
+            services.append(.init(service: endpoint))
+        }
+        services.append(.init(service: server))
         // Scripts and tests wait for this line: written straight to the descriptor, never buffered.
         writeLine(STDOUT_FILENO, "netrepl-server: ready, udp and tcp on \(formatHostPort(bound.host, bound.port))")
+        if let notifier = SystemdNotifier() {
+            services.append(.init(service: SystemdNotifyService(notifier: notifier, status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))") {
+                logger.warning("\($0)")
+            }))
+        }
 
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -7,6 +7,7 @@ import Glibc
 import LineEditing
 import Logging
 import NetREPLCore
+import NetREPLProtocol
 import NetREPLServer
 import NetREPLTransport
 
@@ -33,7 +34,7 @@ struct NetREPLCommand: ParsableCommand {
             round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
             when some were lost or failed, 2 for usage and connection errors.
             """,
-        version: "0.1.0"
+        version: netreplVersion
     )
 
     @Flag(help: "The transport for the first line.")
