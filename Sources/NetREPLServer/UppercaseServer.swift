@@ -246,6 +246,14 @@ public final class UppercaseServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
+            // Fairness: one read (at most 64 KiB) per connection per pass of the event loop, so a
+            // client streaming at full speed cannot starve the others on its loop (NIO's default
+            // is four reads a pass).
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            // NIO keeps each connection's receive buffer between reads; start it small (it grows
+            // at once for a client that fills it) so that idle connections hold little memory:
+            // NIO's default of 2 KiB a connection was most of the server's memory at 10,000.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { channel in
                 statistics.tcpConnections.add(1, ordering: .relaxed)
                 let active = statistics.activeConnections.add(1, ordering: .relaxed).newValue
