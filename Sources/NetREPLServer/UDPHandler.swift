@@ -20,6 +20,16 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
     private var datagrams = 0, bytesIn = 0, bytesOut = 0
     private let delayedReplies: DelayedReplies
     private var rateLimiter: SourceRateLimiter?
+    /// Reply buffers reused from one read batch to the next: by then the kernel has taken the
+    /// previous batch's replies and NIO has let go of them, so `clear` finds each buffer ours
+    /// alone and reuses it; no allocation per datagram. One still held (a delayed reply, or a
+    /// reply the socket has not taken yet) gets fresh storage instead, never a copy.
+    private var replyBuffers: [ByteBuffer] = []
+    private var replyIndex = 0
+    /// As many as one pass of the event loop reads (16 datagrams a read, 4 reads).
+    static let replySlots = 64
+    /// A slot that grew beyond this for a large reply gives the memory back before reuse.
+    static let replyKeep = 4096
     /// Losses are logged as they happen, at most one line a second each, with the count between.
     private let dropWarnings = RateLimit(interval: .seconds(1))
     private let cutNotices = RateLimit(interval: .seconds(1))
@@ -64,9 +74,11 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
             }
             return
         }
-        var reply = context.channel.allocator.buffer(capacity: request.data.readableBytes)
-        StreamingUppercaser.uppercase(request.data, into: &reply)
-        if reply.truncateAtCharacterBoundary(limit: Self.maxPayload(for: request.remoteAddress)) {
+        let slot = nextReplySlot(context: context, capacity: request.data.readableBytes)
+        StreamingUppercaser.uppercase(request.data, into: &replyBuffers[slot])
+        let cut = replyBuffers[slot].truncateAtCharacterBoundary(limit: Self.maxPayload(for: request.remoteAddress))
+        let reply = replyBuffers[slot]
+        if cut {
             statistics.udpTruncated.add(1, ordering: .relaxed)
             if let suppressed = cutNotices.permit() {
                 logger.notice("udp reply cut to the largest datagram", metadata: ["peer": "\(request.remoteAddress)", "request_bytes": "\(request.data.readableBytes)", "also_cut_since_last_line": "\(suppressed)"])
@@ -100,7 +112,22 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
         }
     }
 
+    /// An empty reply buffer with room for `capacity` bytes, from the reused slots.
+    private func nextReplySlot(context: ChannelHandlerContext, capacity: Int) -> Int {
+        let slot = replyIndex % Self.replySlots
+        replyIndex += 1
+        if slot == replyBuffers.count {
+            replyBuffers.append(context.channel.allocator.buffer(capacity: capacity))
+        } else if replyBuffers[slot].capacity > Self.replyKeep {
+            replyBuffers[slot] = context.channel.allocator.buffer(capacity: capacity)
+        } else {
+            replyBuffers[slot].clear(minimumCapacity: capacity)
+        }
+        return slot
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
+        replyIndex = 0
         statistics.udpDatagrams.add(datagrams, ordering: .relaxed)
         statistics.bytesIn.add(bytesIn, ordering: .relaxed)
         statistics.bytesOut.add(bytesOut, ordering: .relaxed)
