@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fairness under saturation: each server pinned to CPU 0, and on CPU 1 the load generator's
-# flood mode: CLIENTS (default 200) TCP clients streaming 16 KiB blocks and one UDP socket sending
-# datagrams without waiting, while a probe every 20 ms times a fresh TCP connection's first reply
-# and one UDP round trip. Prints the probe's p50/p99/max for the C epoll server and for
+# flood mode: CLIENTS (default 200) TCP clients streaming 16 KiB blocks and CLIENTS/10 UDP clients
+# keeping 16 datagrams in flight each, while a probe every 20 ms times a fresh TCP connection's
+# first reply and one UDP round trip. Prints the probe's p50/p99/max for the C epoll server and for
 # netrepl-server with its default flags.
 #
 # Usage: Benchmarks/fairness.sh          environment: CLIENTS=200 DURATION=10 WARMUP=2 SKIP_SWIFT=1
@@ -24,7 +24,7 @@ trap 'kill_if_set "${SERVER_PID:-}"; rm -rf "$LOGS"' EXIT
 
 echo "== machine"
 machine_facts
-echo "flood: $CLIENTS tcp clients + 1 udp socket on CPU 1, probe every 20 ms, ${DURATION} s after ${WARMUP} s warm-up; servers on CPU 0"
+echo "flood: $CLIENTS tcp clients + $((CLIENTS / 10)) udp clients on CPU 1, probe every 20 ms, ${DURATION} s after ${WARMUP} s warm-up; servers on CPU 0"
 for name in c-epoll netrepl-server; do
     if [ "$name" = c-epoll ]; then
         start_server "$LOGS/$name.out" taskset -c 0 "$BIN/c-epoll-server" -h 127.0.0.1 -p 0

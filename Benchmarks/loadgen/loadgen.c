@@ -16,7 +16,7 @@
  *                reply, hold them all open for -H seconds, then close
  *   -m flood     fairness: -c TCP clients stream 16 KiB blocks as fast as the
  *                server takes them (reading and discarding the replies) and one
- *                UDP socket sends datagrams without waiting; meanwhile a probe,
+ *                UDP client per ten keeps 16 datagrams in flight; meanwhile a probe,
  *                every 20 ms for -d seconds, times a fresh TCP connection's
  *                first reply (connect included) and one UDP round trip
  *
@@ -396,6 +396,12 @@ static int run_conn(void)
 /* ---- -m flood: the latency a newcomer sees while others saturate the server ---- */
 static volatile int flood_stop;
 
+/* UDP flooders keep a window of datagrams in flight rather than sending blindly: a blind
+ * sender keeps the server's receive queue full, and then the probe measures the kernel's
+ * drops, not the server's scheduling. */
+#define UDP_FLOODERS_PER 10   /* one UDP flooder per this many TCP flooders */
+#define UDP_WINDOW 16
+
 static void *run_flooders(void *arg)
 {
     (void)arg;
@@ -404,21 +410,39 @@ static void *run_flooders(void *arg)
     memset(block, 'f', sizeof block);
     for (int i = 0; i < nclients; i++) {
         int fd = open_client(SOCK_STREAM);
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.fd = fd };
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)fd };
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
-    int udp = open_client(SOCK_DGRAM);
-    struct epoll_event uev = { .events = EPOLLIN | EPOLLOUT, .data.fd = udp };
-    epoll_ctl(ep, EPOLL_CTL_ADD, udp, &uev);
+    int nudp = nclients / UDP_FLOODERS_PER > 0 ? nclients / UDP_FLOODERS_PER : 1;
+    int *ufd = calloc((size_t)nudp, sizeof *ufd), *inflight = calloc((size_t)nudp, sizeof *inflight);
+    int64_t *last = calloc((size_t)nudp, sizeof *last);
+    if (!ufd || !inflight || !last) fatal("out of memory");
+    for (int i = 0; i < nudp; i++) {
+        ufd[i] = open_client(SOCK_DGRAM);
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (1ULL << 32) | (uint64_t)i };
+        epoll_ctl(ep, EPOLL_CTL_ADD, ufd[i], &ev);
+    }
     struct epoll_event evs[256];
     while (!flood_stop) {
-        int n = epoll_wait(ep, evs, 256, 50);
+        int n = epoll_wait(ep, evs, 256, 20);
+        int64_t t = now_ns();
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
+            if (evs[i].data.u64 >> 32) {
+                int u = (int)(evs[i].data.u64 & 0xffffffff);
+                while (recv(ufd[u], sink, sizeof sink, 0) > 0)
+                    if (inflight[u] > 0) inflight[u]--;
+                last[u] = t;
+                continue;
+            }
+            int fd = (int)evs[i].data.u64;
             if (evs[i].events & EPOLLIN)
                 while (recv(fd, sink, sizeof sink, 0) > 0) {}
             if (evs[i].events & EPOLLOUT)
-                (void)send(fd, block, fd == udp ? (size_t)size : sizeof block, MSG_NOSIGNAL);
+                (void)send(fd, block, sizeof block, MSG_NOSIGNAL);
+        }
+        for (int u = 0; u < nudp; u++) {
+            if (t - last[u] > 200000000LL) { inflight[u] = 0; last[u] = t; }   /* lost: start over */
+            while (inflight[u] < UDP_WINDOW && send(ufd[u], block, (size_t)size, 0) == size) inflight[u]++;
         }
     }
     close(ep);
@@ -485,8 +509,8 @@ static int run_flood(void)
     flood_stop = 1;
     pthread_join(t, NULL);
     close(u);
-    printf("loadgen: flood: %d tcp clients streaming 16 KiB blocks and one udp socket sending %d-byte datagrams, %.1f s after %.1f s warm-up\n",
-           nclients, size, seconds, warmup);
+    printf("loadgen: flood: %d tcp clients streaming 16 KiB blocks, %d udp clients with %d %d-byte datagrams in flight each, %.1f s after %.1f s warm-up\n",
+           nclients, nclients / UDP_FLOODERS_PER > 0 ? nclients / UDP_FLOODERS_PER : 1, UDP_WINDOW, size, seconds, warmup);
     printf("loadgen: probe tcp (connect + first reply): %llu ok, %llu failed, p50 %.1f us, p99 %.1f us, max %.1f us\n",
            (unsigned long long)tcp_h.count, tcp_failed, hist_pct(&tcp_h, 50) / 1e3, hist_pct(&tcp_h, 99) / 1e3, (double)tcp_h.max / 1e3);
     printf("loadgen: probe udp (round trip): %llu ok, %llu lost, p50 %.1f us, p99 %.1f us, max %.1f us\n",

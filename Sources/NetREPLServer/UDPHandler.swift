@@ -26,8 +26,8 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
     /// reply the socket has not taken yet) gets fresh storage instead, never a copy.
     private var replyBuffers: [ByteBuffer] = []
     private var replyIndex = 0
-    /// As many as one pass of the event loop reads (16 datagrams a read, 4 reads).
-    static let replySlots = 64
+    /// As many as one pass of the event loop reads (16 datagrams a read, 16 reads).
+    static let replySlots = 256
     /// A slot that grew beyond this for a large reply gives the memory back before reuse.
     static let replyKeep = 4096
     /// Losses are logged as they happen, at most one line a second each, with the count between.

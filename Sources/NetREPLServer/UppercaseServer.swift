@@ -246,14 +246,14 @@ public final class UppercaseServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
-            // Fairness: one read (at most 64 KiB) per connection per pass of the event loop, so a
-            // client streaming at full speed cannot starve the others on its loop (NIO's default
-            // is four reads a pass).
+            // Fairness: one read of at most 16 KiB per connection per pass of the event loop (NIO's
+            // default is four reads of up to 64 KiB), so that clients streaming at full speed
+            // cannot hold the loop for long: the UDP socket and newcomers get their turn soon.
             .childChannelOption(.maxMessagesPerRead, value: 1)
             // NIO keeps each connection's receive buffer between reads; start it small (it grows
             // at once for a client that fills it) so that idle connections hold little memory:
             // NIO's default of 2 KiB a connection was most of the server's memory at 10,000.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 16384))
             .childChannelInitializer { channel in
                 statistics.tcpConnections.add(1, ordering: .relaxed)
                 let active = statistics.activeConnections.add(1, ordering: .relaxed).newValue
@@ -298,7 +298,9 @@ public final class UppercaseServer: Service, Sendable {
             // no datagram is ever truncated; NIO sends the replies in batches (sendmmsg) too.
             .channelOption(.datagramVectorReadMessageCount, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 65_536))
-            .channelOption(.maxMessagesPerRead, value: 4)
+            // Up to 256 datagrams a pass: the UDP socket is one descriptor among possibly
+            // thousands of TCP connections on its loop, and its queue is shared by every client.
+            .channelOption(.maxMessagesPerRead, value: 16)
             // Room for bursts: the default (about 208 KiB) holds only a few dozen large datagrams,
             // and the kernel drops the rest. The kernel caps this at net.core.rmem_max.
             .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
