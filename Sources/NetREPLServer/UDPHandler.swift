@@ -151,8 +151,8 @@ final class DelayedReplies: Sendable {
 
 /// A token bucket per source address (the port is ignored: a reflection victim is a host):
 /// `perSecond` replies a second, bursts of as many. The table is bounded; when full, entries whose
-/// bucket has refilled (they carry no state worth keeping) are forgotten, and if none has, the
-/// whole table is, which errs on the side of answering.
+/// bucket has refilled (they carry no state worth keeping) are forgotten, and if that frees less
+/// than a quarter, the whole table is, which errs on the side of answering.
 struct SourceRateLimiter {
     let perSecond: Int
     static let maxSources = 65_536
@@ -177,9 +177,12 @@ struct SourceRateLimiter {
     }
 
     private mutating func evict(now: NIODeadline) {
+        // A bucket untouched for a second has refilled: forgetting it changes nothing.
         let full = TimeAmount.nanoseconds(Int64(1e9))
         buckets = buckets.filter { now - $0.value.last < full }
-        if buckets.count >= Self.maxSources { buckets.removeAll(keepingCapacity: true) }
+        // If that freed little, forget all: sweeping a nearly full table for every new source
+        // (many forged sources at once) would cost a pass over it per datagram.
+        if buckets.count >= Self.maxSources * 3 / 4 { buckets.removeAll(keepingCapacity: true) }
     }
 }
 

@@ -54,6 +54,24 @@ import Glibc
         #expect(second == [true, false])
     }
 
+    @Test func aFullTableOfActiveSourcesIsForgottenNotSweptForEachNewSource() throws {
+        var limiter = SourceRateLimiter(perSecond: 1)
+        let t = NIODeadline.uptimeNanoseconds(9_000_000_000)
+        let exhausted = (0..<2).map { _ in limiter.permit(a, now: t) }
+        #expect(exhausted == [true, false])
+        // One source seen long ago (refilled), the rest of the table active now: forgetting only
+        // the refilled one would leave the table nearly full, to be swept again for the next new
+        // source; the table is emptied instead, and `a` starts afresh.
+        _ = limiter.permit(try SocketAddress(ipAddress: "192.0.2.99", port: 1), now: t - .seconds(5))
+        for i in 2..<SourceRateLimiter.maxSources {
+            let source = try SocketAddress(ipAddress: "10.\(i >> 16).\((i >> 8) & 255).\(i & 255)", port: 1)
+            _ = limiter.permit(source, now: t)
+        }
+        _ = limiter.permit(b, now: t)
+        let afresh = limiter.permit(a, now: t)
+        #expect(afresh)
+    }
+
     @Test func theSourceIsTheHostWhateverThePortOrMapping() {
         var limiter = SourceRateLimiter(perSecond: 1)
         let t = NIODeadline.uptimeNanoseconds(5_000_000_000)
