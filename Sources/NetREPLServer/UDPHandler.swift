@@ -76,7 +76,9 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
         }
         let slot = nextReplySlot(context: context, capacity: request.data.readableBytes)
         StreamingUppercaser.uppercase(request.data, into: &replyBuffers[slot])
-        let cut = replyBuffers[slot].truncateAtCharacterBoundary(limit: Self.maxPayload(for: request.remoteAddress))
+        // Only a reply longer than the smaller limit needs the address looked at (which copies it).
+        let cut = replyBuffers[slot].readableBytes > Self.maxPayloadIPv4
+            && replyBuffers[slot].truncateAtCharacterBoundary(limit: Self.maxPayload(for: request.remoteAddress))
         let reply = replyBuffers[slot]
         if cut {
             statistics.udpTruncated.add(1, ordering: .relaxed)
