@@ -9,7 +9,12 @@ build_c() {
 
 # Release build in its own scratch path, so it never fights the debug builds
 # other people run in .build at the same time.
+# SWIFT_SERVER set: measure that binary (an older build, say) instead of building this checkout.
 build_swift() {
+    if [ -n "${SWIFT_SERVER:-}" ]; then
+        [ -x "$SWIFT_SERVER" ] || { echo "run: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
+        return 0
+    fi
     (cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench >&2)
     SWIFT_SERVER="$(cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench --show-bin-path)/netrepl-server"
     [ -x "$SWIFT_SERVER" ] || { echo "run: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }

@@ -8,9 +8,13 @@
 # A round runs UDP then TCP against each server back to back (the order alternates
 # between rounds), so the two sides of each ratio see nearly the same machine.
 #
+# netrepl-server runs twice side by side: with its default flags (the row that counts:
+# "netrepl-server") and with SWIFT_ARGS2, by default `--threads 1` ("netrepl-srv-t1").
+#
 # Usage: Benchmarks/run.sh
 #   environment: DURATION=10 WARMUP=2 CLIENTS=64 ROUNDS=2 WAIT_QUIET=1 QUIET_IDLE=85
-#                QUIET_TIMEOUT=300 SWIFT_ARGS="--threads 1"   SKIP_SWIFT=1 (C only)
+#                QUIET_TIMEOUT=300 SWIFT_ARGS="" SWIFT_ARGS2="--threads 1" (SWIFT_ARGS2=none: one row)
+#                SKIP_SWIFT=1 (C only)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +23,8 @@ DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-64}"
 ROUNDS="${ROUNDS:-2}"
 WARMUP="${WARMUP:-2}"
-SWIFT_ARGS="${SWIFT_ARGS:---threads 1}"
+SWIFT_ARGS="${SWIFT_ARGS:-}"
+SWIFT_ARGS2="${SWIFT_ARGS2:---threads 1}"
 SERVER_CPU=0
 LOAD_CPU=1
 . "$ROOT/Benchmarks/lib.sh"
@@ -34,8 +39,8 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
 fi
 
 LOGS="$(mktemp -d)"
-C_PID=; SWIFT_PID=
-trap 'kill_if_set "$C_PID"; kill_if_set "$SWIFT_PID"; rm -rf "$LOGS"' EXIT
+C_PID=; SWIFT_PID=; SWIFT2_PID=
+trap 'kill_if_set "$C_PID"; kill_if_set "$SWIFT_PID"; kill_if_set "$SWIFT2_PID"; rm -rf "$LOGS"' EXIT
 TICK="$(getconf CLK_TCK)"
 declare -A RPS CPU_US OTHERS PID PORT
 
@@ -47,6 +52,14 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
     start_server "$LOGS/swift.out" taskset -c "$SERVER_CPU" "$SWIFT_SERVER" --host 127.0.0.1 --port 0 $SWIFT_ARGS
     SWIFT_PID="$SERVER_PID"; PID[netrepl-server]="$SERVER_PID"; PORT[netrepl-server]="$SERVER_PORT"
     servers="c-epoll netrepl-server"
+    if [ "$SWIFT_ARGS2" != none ]; then
+        # shellcheck disable=SC2086
+        start_server "$LOGS/swift2.out" taskset -c "$SERVER_CPU" "$SWIFT_SERVER" --host 127.0.0.1 --port 0 $SWIFT_ARGS2
+        SWIFT2_PID="$SERVER_PID"; PID[netrepl-srv-t1]="$SERVER_PID"; PORT[netrepl-srv-t1]="$SERVER_PORT"
+        servers="c-epoll netrepl-server netrepl-srv-t1"
+    fi
+    # What the default flags chose, from the start log (threads=N).
+    echo "netrepl-server with default flags under taskset -c $SERVER_CPU: $(grep -o 'threads=[0-9]*' "$LOGS/swift.out.stderr" | head -1)" >&2
 fi
 SERVER_PID=
 
@@ -84,7 +97,8 @@ echo "== machine"
 machine_facts
 echo "clients: $CLIENTS per run, ${DURATION} s measured after ${WARMUP} s warm-up, 32-byte lines"
 echo "pinning: servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU"
-[ "${SKIP_SWIFT:-0}" = 1 ] || echo "netrepl-server: $SWIFT_SERVER --host 127.0.0.1 --port 0 $SWIFT_ARGS"
+[ "${SKIP_SWIFT:-0}" = 1 ] || echo "netrepl-server: $SWIFT_SERVER --host 127.0.0.1 --port 0 $SWIFT_ARGS ($(grep -o 'threads=[0-9]*' "$LOGS/swift.out.stderr" | head -1))"
+[ "${SKIP_SWIFT:-0}" = 1 ] || [ "$SWIFT_ARGS2" = none ] || echo "netrepl-srv-t1: $SWIFT_SERVER --host 127.0.0.1 --port 0 $SWIFT_ARGS2"
 echo
 echo "== runs"
 printf '%-5s %-4s %-15s %10s %9s %9s %7s %9s %7s %5s %5s\n' round mode server 'req/s' 'p50 us' 'p99 us' 'srv CPU' 'CPU us/rq' 'others' lost wrong
@@ -107,29 +121,37 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
     kill_if_set "$SWIFT_PID"; wait "$SWIFT_PID" 2>/dev/null || true
     echo "netrepl-server said: $(tail -1 "$LOGS/swift.out")"
     SWIFT_PID=
-    echo
-    echo "== netrepl-server / C: requests/s ratio (higher is better), CPU-per-request ratio (lower is better)"
-    for mode in udp tcp; do
-        rows=""
-        for round in $(seq 1 "$ROUNDS"); do
-            s="${RPS[$round,$mode,netrepl-server]}" c="${RPS[$round,$mode,c-epoll]}"
-            sc="${CPU_US[$round,$mode,netrepl-server]}" cc="${CPU_US[$round,$mode,c-epoll]}"
-            o1="${OTHERS[$round,$mode,netrepl-server]}" o2="${OTHERS[$round,$mode,c-epoll]}"
-            row="$(awk -v s="$s" -v c="$c" -v sc="$sc" -v cc="$cc" -v o1="$o1" -v o2="$o2" \
-                'BEGIN { printf "%.2f %.2f %d", (c > 0 ? s / c : 0), (cc > 0 ? sc / cc : 0), (o1 > o2 ? o1 : o2) }')"
-            set -- $row
-            printf 'round %s %s: %sx requests/s, %sx CPU per request (others up to %s%%)\n' "$round" "$mode" "$1" "$2" "$3"
-            rows+="$row"$'\n'
+    if [ -n "$SWIFT2_PID" ]; then
+        kill_if_set "$SWIFT2_PID"; wait "$SWIFT2_PID" 2>/dev/null || true
+        echo "netrepl-srv-t1 said: $(tail -1 "$LOGS/swift2.out")"
+        SWIFT2_PID=
+    fi
+    for name in $servers; do
+        [ "$name" != c-epoll ] || continue
+        echo
+        echo "== $name / C: requests/s ratio (higher is better), CPU-per-request ratio (lower is better)"
+        for mode in udp tcp; do
+            rows=""
+            for round in $(seq 1 "$ROUNDS"); do
+                s="${RPS[$round,$mode,$name]}" c="${RPS[$round,$mode,c-epoll]}"
+                sc="${CPU_US[$round,$mode,$name]}" cc="${CPU_US[$round,$mode,c-epoll]}"
+                o1="${OTHERS[$round,$mode,$name]}" o2="${OTHERS[$round,$mode,c-epoll]}"
+                row="$(awk -v s="$s" -v c="$c" -v sc="$sc" -v cc="$cc" -v o1="$o1" -v o2="$o2" \
+                    'BEGIN { printf "%.2f %.2f %d", (c > 0 ? s / c : 0), (cc > 0 ? sc / cc : 0), (o1 > o2 ? o1 : o2) }')"
+                set -- $row
+                printf 'round %s %s: %sx requests/s, %sx CPU per request (others up to %s%%)\n' "$round" "$mode" "$1" "$2" "$3"
+                rows+="$row"$'\n'
+            done
+            # Medians over all rounds, and over the quiet ones (others at most 10% on both sides).
+            awk -v m="$mode" '
+                function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+                                                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+                NF == 3 { n++; r[n] = $1; u[n] = $2; if ($3 <= 10) { q++; qr[q] = $1; qu[q] = $2 } }
+                END {
+                    printf "%s median of %d rounds: %.2fx requests/s, %.2fx CPU per request\n", m, n, median(r, n), median(u, n)
+                    if (q) printf "%s median of %d quiet rounds (others <= 10%%): %.2fx requests/s, %.2fx CPU per request\n", m, q, median(qr, q), median(qu, q)
+                    else printf "%s: no quiet rounds (others <= 10%%); the ratios above include other processes'"'"' load\n", m
+                }' <<<"$rows"
         done
-        # Medians over all rounds, and over the quiet ones (others at most 10% on both sides).
-        awk -v m="$mode" '
-            function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-                                             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-            NF == 3 { n++; r[n] = $1; u[n] = $2; if ($3 <= 10) { q++; qr[q] = $1; qu[q] = $2 } }
-            END {
-                printf "%s median of %d rounds: %.2fx requests/s, %.2fx CPU per request\n", m, n, median(r, n), median(u, n)
-                if (q) printf "%s median of %d quiet rounds (others <= 10%%): %.2fx requests/s, %.2fx CPU per request\n", m, q, median(qr, q), median(qu, q)
-                else printf "%s: no quiet rounds (others <= 10%%); the ratios above include other processes'"'"' load\n", m
-            }' <<<"$rows"
     done
 fi

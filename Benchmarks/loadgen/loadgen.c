@@ -14,6 +14,11 @@
  *   -m udp|tcp   closed loop for -d seconds after -w seconds of warm-up
  *   -m conn      open -c TCP connections, send one line on each, verify every
  *                reply, hold them all open for -H seconds, then close
+ *   -m flood     fairness: -c TCP clients stream 16 KiB blocks as fast as the
+ *                server takes them (reading and discarding the replies) and one
+ *                UDP client per ten keeps 16 datagrams in flight; meanwhile a probe,
+ *                every 20 ms for -d seconds, times a fresh TCP connection's
+ *                first reply (connect included) and one UDP round trip
  *
  * Build: cc -O2 -pthread -o loadgen loadgen.c
  * Output: human lines, then one "RESULT key=value ..." line for scripts.
@@ -85,7 +90,7 @@ static double hist_pct(const struct hist *h, double p)
 }
 
 /* ---- shared configuration ---- */
-static enum { M_UDP, M_TCP, M_CONN } mode = M_UDP;
+static enum { M_UDP, M_TCP, M_CONN, M_FLOOD } mode = M_UDP;
 static int port, nclients = 64, nthreads = 1, size = 32;
 static double seconds = 10, warmup = 1, hold = 0;
 static struct sockaddr_in server;
@@ -388,10 +393,138 @@ static int run_conn(void)
     return verified == nclients ? 0 : 1;
 }
 
+/* ---- -m flood: the latency a newcomer sees while others saturate the server ---- */
+static volatile int flood_stop;
+
+/* UDP flooders keep a window of datagrams in flight rather than sending blindly: a blind
+ * sender keeps the server's receive queue full, and then the probe measures the kernel's
+ * drops, not the server's scheduling. */
+#define UDP_FLOODERS_PER 10   /* one UDP flooder per this many TCP flooders */
+#define UDP_WINDOW 16
+
+static void *run_flooders(void *arg)
+{
+    (void)arg;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    static char block[16384], sink[65536];
+    memset(block, 'f', sizeof block);
+    for (int i = 0; i < nclients; i++) {
+        int fd = open_client(SOCK_STREAM);
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)fd };
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    int nudp = nclients / UDP_FLOODERS_PER > 0 ? nclients / UDP_FLOODERS_PER : 1;
+    int *ufd = calloc((size_t)nudp, sizeof *ufd), *inflight = calloc((size_t)nudp, sizeof *inflight);
+    int64_t *last = calloc((size_t)nudp, sizeof *last);
+    if (!ufd || !inflight || !last) fatal("out of memory");
+    for (int i = 0; i < nudp; i++) {
+        ufd[i] = open_client(SOCK_DGRAM);
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (1ULL << 32) | (uint64_t)i };
+        epoll_ctl(ep, EPOLL_CTL_ADD, ufd[i], &ev);
+    }
+    struct epoll_event evs[256];
+    while (!flood_stop) {
+        int n = epoll_wait(ep, evs, 256, 20);
+        int64_t t = now_ns();
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.u64 >> 32) {
+                int u = (int)(evs[i].data.u64 & 0xffffffff);
+                while (recv(ufd[u], sink, sizeof sink, 0) > 0)
+                    if (inflight[u] > 0) inflight[u]--;
+                last[u] = t;
+                continue;
+            }
+            int fd = (int)evs[i].data.u64;
+            if (evs[i].events & EPOLLIN)
+                while (recv(fd, sink, sizeof sink, 0) > 0) {}
+            if (evs[i].events & EPOLLOUT)
+                (void)send(fd, block, sizeof block, MSG_NOSIGNAL);
+        }
+        for (int u = 0; u < nudp; u++) {
+            if (t - last[u] > 200000000LL) { inflight[u] = 0; last[u] = t; }   /* lost: start over */
+            while (inflight[u] < UDP_WINDOW && send(ufd[u], block, (size_t)size, 0) == size) inflight[u]++;
+        }
+    }
+    close(ep);
+    return NULL;
+}
+
+/* Waits up to 5 s for `want` bytes on a blocking-with-timeout socket; returns 1 on success. */
+static int probe_recv(int fd, char *buf, int want)
+{
+    int got = 0;
+    while (got < want) {
+        ssize_t r = recv(fd, buf + got, (size_t)(want - got), 0);
+        if (r <= 0) return 0;
+        got += (int)r;
+    }
+    return 1;
+}
+
+static int run_flood(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_flooders, NULL) != 0) fatal("cannot start thread");
+    struct timespec pause = { .tv_sec = 0, .tv_nsec = 20000000 };
+    int64_t start = now_ns(), measure_from = start + (int64_t)(warmup * 1e9);
+    int64_t end = measure_from + (int64_t)(seconds * 1e9);
+    static struct hist tcp_h, udp_h;
+    unsigned long long tcp_failed = 0, udp_lost = 0;
+    struct timeval tv = { .tv_sec = 5, .tv_usec = 0 };
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (u < 0 || connect(u, (struct sockaddr *)&server, sizeof server) < 0) fatal("cannot connect the udp probe");
+    setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint32_t seq = 0;
+    while (now_ns() < end) {
+        nanosleep(&pause, NULL);
+        char line[MAX_SIZE], expect[MAX_SIZE], reply[MAX_SIZE];
+        make_line(line, 99999, ++seq);
+        memcpy(expect, line, (size_t)size);
+        upper_ascii(expect, size);
+        int measuring = now_ns() >= measure_from;
+        /* TCP: connect, one line, the whole reply. */
+        int64_t t0 = now_ns();
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int ok = fd >= 0;
+        if (ok) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            ok = connect(fd, (struct sockaddr *)&server, sizeof server) == 0 &&
+                 send(fd, line, (size_t)size, MSG_NOSIGNAL) == size && probe_recv(fd, reply, size) &&
+                 memcmp(reply, expect, (size_t)size) == 0;
+            close(fd);
+        }
+        if (measuring) { if (ok) hist_add(&tcp_h, (uint64_t)(now_ns() - t0)); else tcp_failed++; }
+        /* UDP: one datagram, its reply (flood replies go to the flooder's own socket). */
+        t0 = now_ns();
+        ok = send(u, line, (size_t)size, 0) == size;
+        while (ok) {
+            ssize_t r = recv(u, reply, sizeof reply, 0);
+            if (r < 0) { ok = 0; break; }
+            if (r == size && memcmp(reply, expect, (size_t)size) == 0) break;   /* else a late one */
+        }
+        if (measuring) { if (ok) hist_add(&udp_h, (uint64_t)(now_ns() - t0)); else udp_lost++; }
+    }
+    flood_stop = 1;
+    pthread_join(t, NULL);
+    close(u);
+    printf("loadgen: flood: %d tcp clients streaming 16 KiB blocks, %d udp clients with %d %d-byte datagrams in flight each, %.1f s after %.1f s warm-up\n",
+           nclients, nclients / UDP_FLOODERS_PER > 0 ? nclients / UDP_FLOODERS_PER : 1, UDP_WINDOW, size, seconds, warmup);
+    printf("loadgen: probe tcp (connect + first reply): %llu ok, %llu failed, p50 %.1f us, p99 %.1f us, max %.1f us\n",
+           (unsigned long long)tcp_h.count, tcp_failed, hist_pct(&tcp_h, 50) / 1e3, hist_pct(&tcp_h, 99) / 1e3, (double)tcp_h.max / 1e3);
+    printf("loadgen: probe udp (round trip): %llu ok, %llu lost, p50 %.1f us, p99 %.1f us, max %.1f us\n",
+           (unsigned long long)udp_h.count, udp_lost, hist_pct(&udp_h, 50) / 1e3, hist_pct(&udp_h, 99) / 1e3, (double)udp_h.max / 1e3);
+    printf("RESULT mode=flood clients=%d tcp_ok=%llu tcp_failed=%llu tcp_p50_us=%.1f tcp_p99_us=%.1f tcp_max_us=%.1f udp_ok=%llu udp_lost=%llu udp_p50_us=%.1f udp_p99_us=%.1f udp_max_us=%.1f\n",
+           nclients, (unsigned long long)tcp_h.count, tcp_failed, hist_pct(&tcp_h, 50) / 1e3, hist_pct(&tcp_h, 99) / 1e3, (double)tcp_h.max / 1e3,
+           (unsigned long long)udp_h.count, udp_lost, hist_pct(&udp_h, 50) / 1e3, hist_pct(&udp_h, 99) / 1e3, (double)udp_h.max / 1e3);
+    return tcp_failed || udp_lost ? 1 : 0;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s -p PORT [-m udp|tcp|conn] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
+            "usage: %s -p PORT [-m udp|tcp|conn|flood] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
             "  talks to 127.0.0.1 only; defaults: -m udp -c 64 -d 10 -w 1 -t 1 -s 32 -H 0\n",
             argv0);
     exit(64);
@@ -407,6 +540,7 @@ int main(int argc, char **argv)
             if (!strcmp(optarg, "udp")) mode = M_UDP;
             else if (!strcmp(optarg, "tcp")) mode = M_TCP;
             else if (!strcmp(optarg, "conn")) mode = M_CONN;
+            else if (!strcmp(optarg, "flood")) mode = M_FLOOD;
             else usage(argv[0]);
             break;
         case 'c': nclients = atoi(optarg); break;
@@ -432,5 +566,5 @@ int main(int argc, char **argv)
     server.sin_family = AF_INET;
     server.sin_port = htons((uint16_t)port);
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return mode == M_CONN ? run_conn() : run_loop();
+    return mode == M_CONN ? run_conn() : mode == M_FLOOD ? run_flood() : run_loop();
 }

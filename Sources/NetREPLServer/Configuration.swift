@@ -8,7 +8,7 @@ public struct ServerConfiguration: Sendable {
     public var host: String?
     /// Port for both UDP and TCP; 0 picks one free for both.
     public var port: Int
-    /// Event loops (threads); one per core by default.
+    /// Event loops (threads); by default one per CPU this process may run on (`CPUBudget`).
     public var threads: Int
     /// A TCP connection with no traffic either way for this long is closed; nil disables.
     public var idleTimeout: TimeAmount?
@@ -18,15 +18,19 @@ public struct ServerConfiguration: Sendable {
     public var gracePeriod: TimeAmount
     /// Impairment of UDP replies; `.none` by default.
     public var impairment: Impairment
+    /// At most this many UDP replies a second to one source address (a burst of as many is
+    /// allowed); nil, the default, answers every datagram. Limits use as a reflector.
+    public var udpRateLimit: Int?
 
     public init(
         host: String? = nil,
         port: Int = 12000,
-        threads: Int = System.coreCount,
+        threads: Int = CPUBudget.available,
         idleTimeout: TimeAmount? = .seconds(300),
         maxConnections: Int = 65536,
         gracePeriod: TimeAmount = .seconds(5),
-        impairment: Impairment = .none
+        impairment: Impairment = .none,
+        udpRateLimit: Int? = nil
     ) {
         self.host = host
         self.port = port
@@ -35,6 +39,7 @@ public struct ServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.gracePeriod = gracePeriod
         self.impairment = impairment
+        self.udpRateLimit = udpRateLimit.map { max(1, $0) }
     }
 }
 
@@ -63,6 +68,26 @@ public struct Impairment: Sendable, Equatable {
 
     public var isActive: Bool {
         loss > 0 || delay > .zero || jitter > .zero || duplicate > 0
+    }
+
+    /// For the start log: `loss 30%, delay 100ms ± 20ms, duplicate 10%, seed 7`; only what is set.
+    public var summary: String {
+        func percent(_ p: Double) -> String {
+            let v = p * 100
+            return v == v.rounded() ? "\(Int(v))%" : "\(v)%"
+        }
+        func millis(_ t: TimeAmount) -> String {
+            let ms = Double(t.nanoseconds) / 1e6
+            return ms == ms.rounded() ? "\(Int(ms))ms" : "\(ms)ms"
+        }
+        var parts: [String] = []
+        if loss > 0 { parts.append("loss \(percent(loss))") }
+        if delay > .zero || jitter > .zero {
+            parts.append(jitter > .zero ? "delay \(millis(delay)) ± \(millis(jitter))" : "delay \(millis(delay))")
+        }
+        if duplicate > 0 { parts.append("duplicate \(percent(duplicate))") }
+        if let seed { parts.append("seed \(seed)") }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
     }
 }
 

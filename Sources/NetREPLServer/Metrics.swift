@@ -43,10 +43,13 @@ public final class ServerMetrics: Sendable {
         .counter("connections_total", "tcp", "TCP connections accepted, refused ones included.", { $0.tcpConnections }),
         .counter("connections_refused_total", "tcp", "TCP connections closed at once for --max-connections.", { $0.rejectedConnections }),
         .counter("datagrams_total", "udp", "UDP datagrams received.", { $0.udpDatagrams }),
-        .counter("replies_dropped_total", "udp", "UDP replies not sent: impairment (--loss) or a full send queue.", { $0.udpDropped }),
+        .counter("replies_dropped_total", "udp", "UDP replies not sent because the socket could not take them.", { $0.udpDropped }),
+        .counter("impairment_drops_total", "udp", "UDP replies dropped on purpose by --loss.", { $0.impairmentDropped }),
+        .counter("rate_limited_total", "udp", "UDP datagrams left unanswered by --udp-rate-limit.", { $0.udpRateLimited }),
         .counter("replies_cut_total", "udp", "UDP replies cut to the largest datagram.", { $0.udpTruncated }),
         .counter("received_bytes_total", nil, "Payload bytes received, UDP and TCP.", { $0.bytesIn }),
         .counter("sent_bytes_total", nil, "Payload bytes sent, UDP and TCP.", { $0.bytesOut }),
+        .counter("connections_cut_total", "tcp", "TCP connections the shutdown grace period closed before their reply was done.", { $0.connectionsCut }),
     ]
 
     private let statistics: ServerStatistics

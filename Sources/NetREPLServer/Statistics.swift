@@ -1,4 +1,4 @@
-// Counters shared by all event loops, read for the shutdown summary.
+// Counters shared by all event loops, read for the shutdown summary (and by anything that exports them).
 
 import Synchronization
 
@@ -11,18 +11,31 @@ public final class ServerStatistics: Sendable {
     let udpTruncated = Atomic<Int>(0)
     let bytesIn = Atomic<Int>(0)
     let bytesOut = Atomic<Int>(0)
+    let impairmentDropped = Atomic<Int>(0)
+    let udpRateLimited = Atomic<Int>(0)
+    let connectionsCut = Atomic<Int>(0)
 
     init() {}
 
     public struct Snapshot: Sendable, Equatable {
         public var tcpConnections: Int
+        /// Open TCP connections being served (refused ones are not counted).
         public var activeConnections: Int
+        /// TCP connections refused over `--max-connections`.
         public var rejectedConnections: Int
         public var udpDatagrams: Int
+        /// UDP replies dropped because the socket could not take them (never by impairment).
         public var udpDropped: Int
+        /// UDP replies cut to the largest datagram.
         public var udpTruncated: Int
         public var bytesIn: Int
         public var bytesOut: Int
+        /// UDP replies dropped on purpose by `--loss`.
+        public var impairmentDropped: Int
+        /// UDP datagrams left unanswered by the per-source rate limit.
+        public var udpRateLimited: Int
+        /// TCP connections closed by the end of the grace period before their reply was done.
+        public var connectionsCut: Int
     }
 
     public var snapshot: Snapshot {
@@ -34,15 +47,27 @@ public final class ServerStatistics: Sendable {
             udpDropped: udpDropped.load(ordering: .relaxed),
             udpTruncated: udpTruncated.load(ordering: .relaxed),
             bytesIn: bytesIn.load(ordering: .relaxed),
-            bytesOut: bytesOut.load(ordering: .relaxed)
+            bytesOut: bytesOut.load(ordering: .relaxed),
+            impairmentDropped: impairmentDropped.load(ordering: .relaxed),
+            udpRateLimited: udpRateLimited.load(ordering: .relaxed),
+            connectionsCut: connectionsCut.load(ordering: .relaxed)
         )
     }
 }
 
 extension ServerStatistics.Snapshot {
-    /// The line printed at shutdown.
+    /// The line printed at shutdown. Its first part is unchanged from earlier versions, for scripts;
+    /// the losses follow, always all of them, so that a zero is visible as a zero.
     public var summaryLine: String {
         "netrepl-server: stopped: \(tcpConnections) tcp connections, \(udpDatagrams) udp datagrams, "
-            + "\(bytesIn) bytes in, \(bytesOut) bytes out"
+            + "\(bytesIn) bytes in, \(bytesOut) bytes out; "
+            + "\(rejectedConnections) connections refused, \(connectionsCut) cut at shutdown, "
+            + "\(udpDropped) udp replies dropped, \(udpTruncated) cut to fit, "
+            + "\(impairmentDropped) dropped by impairment, \(udpRateLimited) rate-limited"
+    }
+
+    /// True when anything was refused, cut or dropped: the summary is then also logged as a notice.
+    public var lostAnything: Bool {
+        rejectedConnections + connectionsCut + udpDropped + udpTruncated + impairmentDropped + udpRateLimited > 0
     }
 }

@@ -23,6 +23,11 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var bytesIn = 0
     private var bytesOut = 0
     private var finishing = false
+    /// Shutting down: requests are read and discarded, so that closing never meets unread data
+    /// (which would make the kernel send a reset and destroy the reply still in flight).
+    private var discarding = false
+    private var inputEnded = false
+    private var outputClosed = false
     /// A read the channel asked for while the client was not reading our replies.
     private var readHeld = false
     /// Set by any traffic; the idle check clears it and closes when it finds it still clear.
@@ -51,6 +56,7 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let input = unwrapInboundIn(data)
         active = true
         bytesIn += input.readableBytes
+        if discarding { return }
         if output.capacity > 64 * 1024 {
             // A burst grew it: give the memory back rather than hold it for the connection's life.
             output = context.channel.allocator.buffer(capacity: 0)
@@ -74,7 +80,7 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // Backpressure: while the client leaves our replies unread, stop reading its requests, so
     // TCP flow control stops it from sending; memory per connection stays bounded.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        if context.channel.isWritable || discarding {
             context.read()
         } else {
             readHeld = true
@@ -95,10 +101,22 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case ChannelEvent.inputClosed:
             // Half-close: answer with the rest of the reply, then FIN.
             logger.debug("client half-closed", metadata: ["peer": "\(Self.peer(context))"])
-            finishAndClose(context: context)
+            inputEnded = true
+            if finishing {
+                // Shutting down and our side is done or about to be: nothing more will come.
+                if outputClosed { context.close(promise: nil) }
+            } else {
+                finishAndClose(context: context)
+            }
         case is ChannelShouldQuiesceEvent:
-            // Server shutdown: stop reading, let what was already transformed reach the client.
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            // Server shutdown: transform nothing more, let what was already transformed reach
+            // the client, then FIN; keep reading (and discarding) until the client closes or
+            // the grace period ends, so that our close never resets the connection.
+            discarding = true
+            if readHeld {
+                readHeld = false
+                context.read()
+            }
             finishAndClose(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
@@ -125,10 +143,33 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         uppercaser.finish(into: &rest)
         bytesOut += rest.readableBytes
         accountBytes()
-        let channel = context.channel
         // close() would discard queued writes; close only once everything queued was written.
-        context.writeAndFlush(wrapOutboundOut(rest)).whenComplete { _ in
-            channel.close(promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(rest)).whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success: handler.replyWritten(context: context)
+            case .failure: context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Everything we produced is written. Done when the client's side has ended too; otherwise
+    /// (shutdown) send FIN and wait, discarding, for the client to close.
+    private func replyWritten(context: ChannelHandlerContext) {
+        guard discarding, !inputEnded else {
+            context.close(promise: nil)
+            return
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.close(mode: .output).whenComplete { result in
+            let (handler, context) = loopBound.value
+            handler.outputClosed = true
+            if case .failure = result {
+                context.close(promise: nil)
+            } else if handler.inputEnded {
+                context.close(promise: nil)
+            }
         }
     }
 
@@ -168,5 +209,58 @@ final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private static func peer(_ context: ChannelHandlerContext) -> String {
         context.remoteAddress.map { "\($0)" } ?? "?"
+    }
+}
+
+/// A connection over `--max-connections`: end-of-stream at once, no reply. What the client already
+/// sent is read and discarded until it closes (for at most `linger`), because closing a socket
+/// with unread data makes the kernel send a reset instead of the end-of-stream the protocol promises.
+final class RefusedConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let linger: TimeAmount
+    private var timer: Scheduled<Void>?
+    private var started = false
+
+    init(linger: TimeAmount) {
+        self.linger = linger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed, is ChannelShouldQuiesceEvent:
+            context.close(promise: nil)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
     }
 }

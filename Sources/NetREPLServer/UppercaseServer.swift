@@ -135,6 +135,13 @@ public final class UppercaseServer: Service, Sendable {
             throw ListenError(transport: "tcp", host: listening.host, port: listening.port, reason: "server already started or stopped", errnoCode: nil)
         }
         logger.info("listening", metadata: ["address": "\(formatHostPort(listening.host, listening.port))", "threads": "\(configuration.threads)"])
+        // Whoever reads the log must not mistake deliberate losses for a fault.
+        if configuration.impairment.isActive {
+            logger.notice("udp replies are impaired: \(configuration.impairment.summary)")
+        }
+        if let limit = configuration.udpRateLimit {
+            logger.notice("udp replies are rate-limited: at most \(limit) a second per source address")
+        }
         return listening.port
     }
 
@@ -151,7 +158,11 @@ public final class UppercaseServer: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         if !tcpDrained.load(ordering: .relaxed) {
-            logger.notice("grace period over: closing the remaining connections", metadata: ["open": "\(statistics.activeConnections.load(ordering: .relaxed))"])
+            // Still open: their reply was not all written, or the client has not closed after our
+            // end-of-stream. The event loops' shutdown closes them; count them as cut.
+            let open = statistics.activeConnections.load(ordering: .relaxed)
+            statistics.connectionsCut.add(open, ordering: .relaxed)
+            logger.notice("grace period over: cutting the remaining connections", metadata: ["cut": "\(open)"])
         }
         for channel in listening.udp {
             try? await channel.close()
@@ -198,7 +209,9 @@ public final class UppercaseServer: Service, Sendable {
     private func bindUDP(host: String, port: Int) -> EventLoopFuture<[Channel]> {
         // One socket per event loop, spread by the kernel (SO_REUSEPORT); with impairment on, one
         // socket, so that a seed fixes the sequence of drops and delays in arrival order.
-        let sockets = configuration.impairment.isActive ? 1 : configuration.threads
+        // Likewise with a rate limit, so that one table sees every datagram from a source (the
+        // kernel spreads one source's datagrams over the sockets by port).
+        let sockets = configuration.impairment.isActive || configuration.udpRateLimit != nil ? 1 : configuration.threads
         return udpBootstrap(reusePort: sockets > 1).bind(host: host, port: port)
             .flatMapErrorThrowing { error in throw Self.listenError("udp", host, port, error) }
             .flatMap { first in
@@ -231,13 +244,21 @@ public final class UppercaseServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A client that sends and never reads fills this, then the handler stops reading from it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
+            // Fairness: one read of at most 16 KiB per connection per pass of the event loop (NIO's
+            // default is four reads of up to 64 KiB), so that clients streaming at full speed
+            // cannot hold the loop for long: the UDP socket and newcomers get their turn soon.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            // NIO keeps each connection's receive buffer between reads; start it small (it grows
+            // at once for a client that fills it) so that idle connections hold little memory:
+            // NIO's default of 2 KiB a connection was most of the server's memory at 10,000.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 16384))
             .childChannelInitializer { channel in
                 statistics.tcpConnections.add(1, ordering: .relaxed)
                 let active = statistics.activeConnections.add(1, ordering: .relaxed).newValue
-                channel.closeFuture.whenComplete { _ in
-                    statistics.activeConnections.subtract(1, ordering: .relaxed)
-                }
                 if active > configuration.maxConnections {
+                    // Refused connections do not count as active: they must not keep out the next
+                    // client once a served one has closed.
+                    statistics.activeConnections.subtract(1, ordering: .relaxed)
                     statistics.rejectedConnections.add(1, ordering: .relaxed)
                     // A flood over the limit must not become a flood in the log: one line a second.
                     if let suppressed = limitWarnings.permit() {
@@ -247,8 +268,12 @@ public final class UppercaseServer: Service, Sendable {
                             "also_closed_since_last_line": "\(suppressed)",
                         ])
                     }
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeSucceededVoidFuture()
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(linger: .seconds(2)))
+                    }
+                }
+                channel.closeFuture.whenComplete { _ in
+                    statistics.activeConnections.subtract(1, ordering: .relaxed)
                 }
                 logger.debug("connection accepted", metadata: ["peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")"])
                 return channel.eventLoop.makeCompletedFuture {
@@ -264,13 +289,16 @@ public final class UppercaseServer: Service, Sendable {
         let logger = self.logger
         let impairment = configuration.impairment
         let delayed = delayedReplies
+        let rateLimit = configuration.udpRateLimit
         var bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             // Vector reads (recvmmsg): up to 16 datagrams a system call, each up to 64 KiB, so that
             // no datagram is ever truncated; NIO sends the replies in batches (sendmmsg) too.
             .channelOption(.datagramVectorReadMessageCount, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 65_536))
-            .channelOption(.maxMessagesPerRead, value: 4)
+            // Up to 256 datagrams a pass: the UDP socket is one descriptor among possibly
+            // thousands of TCP connections on its loop, and its queue is shared by every client.
+            .channelOption(.maxMessagesPerRead, value: 16)
             // Room for bursts: the default (about 208 KiB) holds only a few dozen large datagrams,
             // and the kernel drops the rest. The kernel caps this at net.core.rmem_max.
             .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
@@ -278,7 +306,7 @@ public final class UppercaseServer: Service, Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPUppercaseHandler(statistics: statistics, logger: logger, impairment: impairment, delayedReplies: delayed)
+                        UDPUppercaseHandler(statistics: statistics, logger: logger, impairment: impairment, delayedReplies: delayed, rateLimit: rateLimit)
                     )
                 }
             }

@@ -33,8 +33,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port for both UDP and TCP; 0 picks one free for both.", valueName: "port"))
     var port: Int = 12000
 
-    @Option(help: ArgumentHelp("Event loops (threads); default one per core.", valueName: "n"))
-    var threads: Int = System.coreCount
+    @Option(help: ArgumentHelp("Event loops (threads); default one per CPU this process may use (affinity, cgroup quota).", valueName: "n"))
+    var threads: Int = CPUBudget.available
 
     @Option(help: ArgumentHelp("Close a TCP connection idle this many seconds; 0 disables.", valueName: "seconds"))
     var idleTimeout: Double = 300
@@ -60,6 +60,9 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seed for reproducible impairment.", valueName: "n"))
     var seed: UInt64?
 
+    @Option(help: ArgumentHelp("Answer at most this many UDP datagrams a second per source address (default: no limit).", valueName: "n"))
+    var udpRateLimit: Int?
+
     @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port, on the --host address; 0 picks a free one.", valueName: "port"))
     var metricsPort: Int?
 
@@ -84,6 +87,7 @@ struct NetREPLServerCommand: AsyncParsableCommand {
         guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds.") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
         guard gracePeriod >= 0, gracePeriod.isFinite else { throw ValidationError("--grace-period must be 0 or more seconds.") }
+        if let udpRateLimit, udpRateLimit < 1 { throw ValidationError("--udp-rate-limit must be at least 1 datagram a second; leave it out for no limit.") }
         _ = try impairment()
     }
 
@@ -115,7 +119,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
                 idleTimeout: idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil,
                 maxConnections: maxConnections,
                 gracePeriod: .nanoseconds(Int64(gracePeriod * 1e9)),
-                impairment: try impairment()
+                impairment: try impairment(),
+                udpRateLimit: udpRateLimit
             ),
             logger: logger
         )
@@ -160,7 +165,12 @@ struct NetREPLServerCommand: AsyncParsableCommand {
             )
         )
         try await group.run()
-        writeLine(STDOUT_FILENO, server.statistics.snapshot.summaryLine)
+        let summary = server.statistics.snapshot
+        writeLine(STDOUT_FILENO, summary.summaryLine)
+        // Losses also go to the log, where an operator watching it (not stdout) sees them.
+        if summary.lostAnything {
+            logger.notice("\(summary.summaryLine.dropFirst("netrepl-server: ".count))")
+        }
     }
 }
 

@@ -97,11 +97,12 @@ private let trafficAndScrapes = """
             deadline = time.time() + 20
             while True:
                 text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[2], timeout=10).read().decode()
-                if 'dropped_total{protocol="udp"} 3' in text or time.time() > deadline: break
+                if 'impairment_drops_total{protocol="udp"} 3' in text or time.time() > deadline: break
                 time.sleep(0.05)
             print(text)
             """, [String(server.port), String(metricsPort)], seconds: 60)
-        #expect(run.stdout.contains("netrepl_replies_dropped_total{protocol=\"udp\"} 3\n"), "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("netrepl_impairment_drops_total{protocol=\"udp\"} 3\n"), "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("netrepl_replies_dropped_total{protocol=\"udp\"} 0\n"))
         #expect(run.stdout.contains("netrepl_sent_bytes_total 0\n"))
     }
 
