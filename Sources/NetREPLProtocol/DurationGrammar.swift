@@ -30,6 +30,7 @@ public enum DurationGrammar {
 
     /// How a person writes it back: `1 s`, `250 ms`, `1.5 s`, `500 µs`.
     public static func format(_ duration: Duration) -> String {
+        guard duration != .zero else { return "0" }
         let nanoseconds = Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
         if nanoseconds >= 1e9 { return trimmed(nanoseconds / 1e9) + " s" }
         if nanoseconds >= 1e6 { return trimmed(nanoseconds / 1e6) + " ms" }
@@ -57,5 +58,22 @@ extension Duration {
         guard seconds >= 0 else { return 0 }
         let (product, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? .max : product &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}
+
+/// How both executables write a probability: `0.3` or `30%`, from 0 to 1.
+public enum ProbabilityGrammar {
+    public static func parse(_ text: String) -> Double? {
+        let s = text.filter { !$0.isWhitespace }
+        let value = s.hasSuffix("%") ? Double(s.dropLast()).map { $0 / 100 } : Double(s)
+        guard let value, value.isFinite, (0...1).contains(value) else { return nil }
+        return value
+    }
+
+    /// `30%`, or `0` for none.
+    public static func format(_ p: Double) -> String {
+        guard p != 0 else { return "0" }
+        let tenths = Int((p * 1000).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10)%" : "\(tenths / 10).\(tenths % 10)%"
     }
 }

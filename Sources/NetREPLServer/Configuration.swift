@@ -132,36 +132,3 @@ struct ImpairmentDecider: Sendable {
         return .nanoseconds(Int64(max(0, ns)))
     }
 }
-
-/// Parsing of the command line's durations and probabilities, shared by both executables.
-public enum ValueParsing {
-    /// `100ms`, `0.25s`, `250us`, `1m`; a bare number means `defaultUnit`.
-    public static func duration(_ text: String, defaultUnit: String = "ms") -> TimeAmount? {
-        let s = text.trimmingCharacters(in: " ")
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
-        var number = Substring(s)
-        var scale: Double? = units.first { $0.0 == defaultUnit }?.1
-        for (suffix, factor) in units where s.hasSuffix(suffix) {
-            number = s.dropLast(suffix.count)
-            scale = factor
-            break
-        }
-        guard let scale, let value = Double(number), value.isFinite, value >= 0, value * scale < 9e18 else { return nil }
-        return .nanoseconds(Int64(value * scale))
-    }
-
-    /// `0.3` or `30%`, within 0...1.
-    public static func probability(_ text: String) -> Double? {
-        let s = text.trimmingCharacters(in: " ")
-        let value: Double?
-        if s.hasSuffix("%") { value = Double(s.dropLast()).map { $0 / 100 } } else { value = Double(s) }
-        guard let value, value >= 0, value <= 1 else { return nil }
-        return value
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        String(self.drop { $0 == set }.reversed().drop { $0 == set }.reversed())
-    }
-}

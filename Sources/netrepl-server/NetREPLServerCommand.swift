@@ -1,6 +1,7 @@
 // netrepl-server: the command line around the NetREPLServer library.
 
 import ArgumentParser
+import CommandLineOptions
 import Logging
 import Metrics
 import NIOCore
@@ -36,26 +37,26 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Event loops (threads); default one per CPU this process may use (affinity, cgroup quota).", valueName: "n"))
     var threads: Int = CPUBudget.available
 
-    @Option(help: ArgumentHelp("Close a TCP connection idle this many seconds; 0 disables.", valueName: "seconds"))
-    var idleTimeout: Double = 300
+    @Option(help: ArgumentHelp("Close a TCP connection idle this long (300, 5m, 30s); 0 disables.", valueName: "duration"))
+    var idleTimeout = DurationOption(.seconds(300))
 
     @Option(help: ArgumentHelp("Close TCP connections beyond this many at once.", valueName: "n"))
     var maxConnections: Int = 65536
 
-    @Option(help: ArgumentHelp("Seconds to let replies in flight finish on SIGINT/SIGTERM.", valueName: "seconds"))
-    var gracePeriod: Double = 5
+    @Option(help: ArgumentHelp("How long to let replies in flight finish on SIGINT/SIGTERM (5, 500ms).", valueName: "duration"))
+    var gracePeriod = DurationOption(.seconds(5))
 
     @Option(help: ArgumentHelp("Drop each UDP reply with this probability (0.3 or 30%).", valueName: "p"))
-    var loss: String = "0"
+    var loss = ProbabilityOption(0)
 
-    @Option(help: ArgumentHelp("Delay each UDP reply (100ms, 0.25s, 250us; a bare number is ms).", valueName: "duration"))
-    var delay: String = "0"
+    @Option(help: ArgumentHelp("Delay each UDP reply (100ms, 0.25s, 250us; a bare number is seconds, as everywhere).", valueName: "duration"))
+    var delay = DurationOption(.zero)
 
     @Option(help: ArgumentHelp("Add a uniform random delay in [-J, +J] to each UDP reply.", valueName: "duration"))
-    var jitter: String = "0"
+    var jitter = DurationOption(.zero)
 
     @Option(help: ArgumentHelp("Send each UDP reply twice with this probability.", valueName: "p"))
-    var duplicate: String = "0"
+    var duplicate = ProbabilityOption(0)
 
     @Option(help: ArgumentHelp("Seed for reproducible impairment.", valueName: "n"))
     var seed: UInt64?
@@ -78,25 +79,21 @@ struct NetREPLServerCommand: AsyncParsableCommand {
             self.level = level
         }
         static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
+        /// `info`, not `LogLevel(level: info)`.
+        var defaultValueDescription: String { level.rawValue }
     }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port).") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, not \(metricsPort).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
-        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds.") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
-        guard gracePeriod >= 0, gracePeriod.isFinite else { throw ValidationError("--grace-period must be 0 or more seconds.") }
         if let udpRateLimit, udpRateLimit < 1 { throw ValidationError("--udp-rate-limit must be at least 1 datagram a second; leave it out for no limit.") }
-        _ = try impairment()
     }
 
-    func impairment() throws -> Impairment {
-        guard let loss = ValueParsing.probability(loss) else { throw ValidationError("--loss takes a probability from 0 to 1, or a percentage: 0.3, 30%; not '\(loss)'.") }
-        guard let duplicate = ValueParsing.probability(duplicate) else { throw ValidationError("--duplicate takes a probability from 0 to 1, or a percentage: 0.1, 10%; not '\(duplicate)'.") }
-        guard let delay = ValueParsing.duration(delay) else { throw ValidationError("--delay takes a duration: 100ms, 0.25s, 250us; not '\(delay)'.") }
-        guard let jitter = ValueParsing.duration(jitter) else { throw ValidationError("--jitter takes a duration: 20ms, 0.02s; not '\(jitter)'.") }
-        return Impairment(loss: loss, delay: delay, jitter: jitter, duplicate: duplicate, seed: seed)
+    var impairment: Impairment {
+        Impairment(loss: loss.value, delay: TimeAmount(delay.duration), jitter: TimeAmount(jitter.duration),
+                   duplicate: duplicate.value, seed: seed)
     }
 
     func run() async throws {
@@ -116,10 +113,10 @@ struct NetREPLServerCommand: AsyncParsableCommand {
                 host: host,
                 port: port,
                 threads: threads,
-                idleTimeout: idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil,
+                idleTimeout: idleTimeout.duration > .zero ? TimeAmount(idleTimeout.duration) : nil,
                 maxConnections: maxConnections,
-                gracePeriod: .nanoseconds(Int64(gracePeriod * 1e9)),
-                impairment: try impairment(),
+                gracePeriod: TimeAmount(gracePeriod.duration),
+                impairment: impairment,
                 udpRateLimit: udpRateLimit
             ),
             logger: logger
@@ -149,13 +146,15 @@ struct NetREPLServerCommand: AsyncParsableCommand {
             services.append(.init(service: endpoint))
         }
         services.append(.init(service: server))
-        // Scripts and tests wait for this line: written straight to the descriptor, never buffered.
-        writeLine(STDOUT_FILENO, "netrepl-server: ready, udp and tcp on \(formatHostPort(bound.host, bound.port))")
-        if let notifier = SystemdNotifier() {
-            services.append(.init(service: SystemdNotifyService(notifier: notifier, status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))") {
+        // Scripts and tests wait for this line, and may send SIGTERM as soon as they see it: so it
+        // is written by a service of the group, once the group traps the signals.
+        let notify = SystemdNotifier().map { notifier in
+            SystemdNotifyService(notifier: notifier, status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))") {
                 logger.warning("\($0)")
-            }))
+            }
         }
+        services.append(.init(service: ReadyLine(text: "netrepl-server: ready, udp and tcp on \(formatHostPort(bound.host, bound.port))",
+                                                 notify: notify)))
 
         let group = ServiceGroup(
             configuration: .init(
@@ -174,7 +173,23 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     }
 }
 
-/// One whole line in one write(2).
+/// Writes the ready line when the service group runs (its signal handlers in place), then tells
+/// systemd (READY=1, and STOPPING=1 at the stop) when it asked to be told, then waits for the stop.
+struct ReadyLine: Service {
+    let text: String
+    let notify: SystemdNotifyService?
+
+    func run() async throws {
+        writeLine(STDOUT_FILENO, text)
+        if let notify {
+            try await notify.run()
+        } else {
+            try? await gracefulShutdown()
+        }
+    }
+}
+
+/// One whole line in one write(2), straight to the descriptor, never buffered.
 func writeLine(_ fd: Int32, _ text: String) {
     var bytes = Array((text + "\n").utf8)
     var offset = 0

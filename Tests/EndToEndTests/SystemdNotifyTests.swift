@@ -59,8 +59,9 @@ final class NotifyListener {
         let lines = ready.split(separator: "\n")
         #expect(lines.contains("READY=1"))
         #expect(lines.contains("MAINPID=\(server.process.processIdentifier)"))
-        // Readiness means serving: the ready line is out and the port answers.
-        #expect(server.stdout.contains("ready, udp and tcp on 127.0.0.1:"))
+        // Readiness means serving: the ready line is out (written before READY=1; the pipe may
+        // bring it to us a moment later) and the port answers.
+        #expect(server.waitFor { $0.stdout.contains("ready, udp and tcp on 127.0.0.1:") })
         let port = try #require(ServerUnderTest.port(in: server.stdout))
         let reply = try python("""
             import socket, sys

@@ -59,6 +59,8 @@ private func unitForBuiltServer(in folder: URL) throws -> URL {
         let server = try Child(command, arguments, environment: environment)
         let ready = listener.receive()
         #expect(ready?.split(separator: "\n").contains("READY=1") == true, "\(server.stderr)")
+        // The ready line goes out before READY=1, but through a pipe that may bring it a moment later.
+        #expect(server.waitFor { $0.stdout.contains("ready, udp and tcp") })
         #expect(server.stdout.contains("metrics on http://127.0.0.1:"))
 
         let port = try #require(server.stdout.split(separator: "\n").first { $0.contains("ready") }.flatMap { ServerUnderTest.port(in: String($0)) })

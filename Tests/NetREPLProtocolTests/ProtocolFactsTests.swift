@@ -26,11 +26,25 @@ import Testing
         #expect(DurationGrammar.format(.milliseconds(250)) == "250 ms")
         #expect(DurationGrammar.format(.milliseconds(1500)) == "1.5 s")
         #expect(DurationGrammar.format(.microseconds(500)) == "500 µs")
-        #expect(DurationGrammar.format(.zero) == "0 ns")
+        #expect(DurationGrammar.format(.zero) == "0")
+        #expect(DurationGrammar.format(.nanoseconds(5)) == "5 ns")
         for text in ["1", "0.25", "250ms", "1.5s", "100us"] {
             let d = DurationGrammar.parse(text)!
             #expect(DurationGrammar.parse(DurationGrammar.format(d).replacingOccurrences(of: " ", with: "")) == d)
         }
+    }
+}
+
+@Suite struct ProbabilityGrammarTests {
+    @Test func parsesFractionsAndPercentages() {
+        #expect(ProbabilityGrammar.parse("0.3") == 0.3)
+        #expect(ProbabilityGrammar.parse("30%") == 0.3)
+        #expect(ProbabilityGrammar.parse("1.5") == nil)
+        #expect(ProbabilityGrammar.parse("-1%") == nil)
+        #expect(ProbabilityGrammar.parse("often") == nil)
+        #expect(ProbabilityGrammar.format(0.3) == "30%")
+        #expect(ProbabilityGrammar.format(0.125) == "12.5%")
+        #expect(ProbabilityGrammar.format(0) == "0")
     }
 }
 

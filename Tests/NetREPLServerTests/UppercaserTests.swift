@@ -160,15 +160,4 @@ func streamed(_ bytes: [UInt8], splits: [Int]) -> [UInt8] {
         #expect(fits.readableBytes == 5)
     }
 
-    @Test func valueParsing() {
-        #expect(ValueParsing.duration("100ms") == .milliseconds(100))
-        #expect(ValueParsing.duration("0.25s") == .milliseconds(250))
-        #expect(ValueParsing.duration("250us") == .microseconds(250))
-        #expect(ValueParsing.duration("7") == .milliseconds(7))
-        #expect(ValueParsing.duration("-1ms") == nil)
-        #expect(ValueParsing.duration("soon") == nil)
-        #expect(ValueParsing.probability("0.3") == 0.3)
-        #expect(ValueParsing.probability("30%") == 0.3)
-        #expect(ValueParsing.probability("1.5") == nil)
-    }
 }
