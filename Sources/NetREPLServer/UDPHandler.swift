@@ -3,15 +3,16 @@
 
 import Logging
 import NIOCore
+import NetREPLProtocol
 import Synchronization
 
 final class UDPUppercaseHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    /// Largest UDP payload: 65,535 − 8 (UDP) − 20 (IPv4 header); IPv6 has no header in the length.
-    static let maxPayloadIPv4 = 65_507
-    static let maxPayloadIPv6 = 65_527
+    /// Largest UDP payload per family: one fact, in NetREPLProtocol, for client and server.
+    static let maxPayloadIPv4 = Datagram.maximumPayload(ipv6: false)
+    static let maxPayloadIPv6 = Datagram.maximumPayload(ipv6: true)
 
     private let statistics: ServerStatistics
     private let logger: Logger
