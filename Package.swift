@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "NetREPLServerTests",
             dependencies: [
-                "NetREPLServer",
+                "NetREPLServer", "NetREPLProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -2,6 +2,7 @@
 // impairment of UDP replies used in teaching (loss, delay, jitter, duplication).
 
 import NIOCore
+import NetREPLProtocol
 
 public struct ServerConfiguration: Sendable {
     /// Address to listen on; nil means all interfaces, IPv6 and IPv4 (dual stack).
@@ -88,19 +89,6 @@ public struct Impairment: Sendable, Equatable {
         if duplicate > 0 { parts.append("duplicate \(percent(duplicate))") }
         if let seed { parts.append("seed \(seed)") }
         return parts.isEmpty ? "none" : parts.joined(separator: ", ")
-    }
-}
-
-/// SplitMix64: small, fast, and reproducible from a seed; not for cryptography.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

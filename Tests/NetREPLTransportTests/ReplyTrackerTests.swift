@@ -1,6 +1,7 @@
 // The reply tracker on its own, fed arrivals and instants without sockets: attribution by
 // ticket, late and duplicate replies, framing, truncation, and bounded memory for noise.
 
+import NetREPLProtocol
 import Testing
 @testable import NetREPLTransport
 
@@ -138,7 +139,7 @@ import Testing
     /// a reply is only ever its own line's, and every copy is accounted for.
     @Test("attribution holds under any interleaving", arguments: 1...25)
     func attributionUnderShuffledArrivals(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var tracker = ReplyTracker()
         var tickets: [(Ticket, String)] = []
         for i in 0..<20 {
@@ -172,18 +173,5 @@ import Testing
         }
         let noise = tracker.takeNoise() ?? Noise()
         #expect(lateOrReply + noise.duplicates == arrivals.count)
-    }
-}
-
-/// A small seeded generator, so that a failing case can be run again.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
