@@ -92,10 +92,11 @@ public final class TCPTransport {
                     return
                 }
             }
-            exchange.peer = current.peer
-            let sentAt = ContinuousClock.now
-            let deadline = sentAt + timeout
-            if let failure = sendAll(payload, on: current, until: deadline) {
+            let deadline: ContinuousClock.Instant
+            switch send(payload, of: &exchange, on: current, framing: lineFraming, timeout: timeout) {
+            case .awaiting(let until):
+                deadline = until
+            case .failed(let failure):
                 if attempt == 0, reused, case .failed(.sendFailed) = failure {
                     replaceConnection(because: current.end ?? .reset)
                     continue
@@ -104,7 +105,6 @@ public final class TCPTransport {
                 replaceConnection(because: .replyAbandoned)
                 return
             }
-            current.ticket = attendant.sent(exchange.line, framing: lineFraming, at: sentAt)
             switch attendant.awaitReply(on: current, until: deadline) {
             case .resolved(.reply(_, let reply)):
                 exchange.outcome = .reply(reply)
@@ -166,10 +166,11 @@ public final class TCPTransport {
             exchange.outcome = outcome
             return
         }
-        exchange.peer = current.peer
-        let sentAt = ContinuousClock.now
-        let deadline = sentAt + timeout
-        if let failure = sendAll(exchange.line.bytes, on: current, until: deadline) {
+        let deadline: ContinuousClock.Instant
+        switch send(exchange.line.bytes, of: &exchange, on: current, framing: EndOfStreamFraming(), timeout: timeout) {
+        case .awaiting(let until):
+            deadline = until
+        case .failed(let failure):
             exchange.outcome = failure
             attendant.close(current)
             return
@@ -177,7 +178,6 @@ public final class TCPTransport {
         // The half-close tells a streaming server (netrepl-server) that the request is complete;
         // a read-once server (the textbook's) has its bytes already and does not care.
         current.socket.shutdownWrite()
-        current.ticket = attendant.sent(exchange.line, framing: EndOfStreamFraming(), at: sentAt)
         switch attendant.awaitReply(on: current, until: deadline) {
         case .resolved(.reply(_, let reply)):
             exchange.outcome = .reply(reply)
@@ -242,6 +242,24 @@ public final class TCPTransport {
             socket.close()
         }
         return .failure(.failed(failure))
+    }
+
+    private enum Sent {
+        /// All went; the reply is awaited until this deadline.
+        case awaiting(until: ContinuousClock.Instant)
+        case failed(ExchangeOutcome)
+    }
+
+    /// Sends `payload` for `exchange` on `current` and, when all went, gives the line to the
+    /// tracker at the instant of the send: its deadline is that instant plus `timeout`.
+    private func send(_ payload: [UInt8], of exchange: inout Exchange, on current: Attended,
+                      framing: any ReplyFraming, timeout: Duration) -> Sent {
+        exchange.peer = current.peer
+        let sentAt = ContinuousClock.now
+        let deadline = sentAt + timeout
+        if let failure = sendAll(payload, on: current, until: deadline) { return .failed(failure) }
+        current.ticket = attendant.sent(exchange.line, framing: framing, at: sentAt)
+        return .awaiting(until: deadline)
     }
 
     /// Sends all of `bytes`, waiting for room until `deadline`; nil when all went.
