@@ -58,3 +58,26 @@ public final class ScriptedLineSource: LineSource {
         recalled.append(line)
     }
 }
+
+/// A line source that the session drives from its own wait, so that the prompt stays live while
+/// replies, late replies and server data arrive (interactive terminals). The session polls
+/// `inputDescriptor` together with its sockets and calls `service()` after every wake-up; while
+/// the prompt is up, everything written to the terminal goes through `printAbove`.
+public protocol LiveLineSource: LineSource {
+    /// The descriptor to watch for readability (the terminal).
+    var inputDescriptor: Int32 { get }
+    /// Puts the editing line up with `prompt`, or changes the prompt of the line already up,
+    /// keeping what is typed.
+    func showPrompt(_ prompt: String)
+    /// Reads the keys available now without blocking, and acts on pending terminal signals
+    /// (Ctrl-C, Ctrl-Z, a resize, SIGTERM, SIGHUP). Returns what was completed, in order: a line
+    /// for each Enter or each line of a paste, `.interrupted`, `.endOfInput` or `.terminated`.
+    /// The prompt is up again (empty) after a completed line until `hidePrompt`.
+    func service() -> [LineInput]
+    /// Writes `bytes` (whole lines, each ending in a newline) above the editing line; what is
+    /// typed and the cursor stay as they were.
+    func printAbove(_ bytes: [UInt8])
+    /// Takes the editing line down and leaves the cursor on a fresh line, the terminal in its
+    /// normal mode (end of the session, or before output that must not be interleaved).
+    func hidePrompt()
+}
