@@ -20,6 +20,11 @@ func fixed(_ x: Double, _ decimals: Int) -> String {
     return (negative && n != 0 ? "-" : "") + text
 }
 
+/// `1 error`, `2 errors`: a count and its noun, plural unless the count is one.
+func counted(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(count) " + (count == 1 ? noun : plural ?? noun + "s")
+}
+
 /// Like C's `%g` with `digits` significant digits: trailing zeros dropped (ping prints loss so).
 func significant(_ x: Double, _ digits: Int = 6) -> String {
     guard x != 0 else { return "0" }

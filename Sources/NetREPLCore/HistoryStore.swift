@@ -5,7 +5,8 @@
 // One record per line, six fields separated by tabs:
 //   TIME  TRANSPORT  TARGET  OUTCOME  RTT  LINE
 //   2026-11-25T08:44:04.123Z  udp  localhost:12000  ok  84.213  hello world
-// TIME is UTC with milliseconds; TRANSPORT udp or tcp; OUTCOME ok, lost, late, error or cmd; RTT in
+// TIME is UTC with milliseconds; TRANSPORT udp, tcp or tcp/per-line (older files: udp or tcp, tcp
+// then read as persistent); OUTCOME ok, lost, late, error or cmd; RTT in
 // microseconds with three decimals, or `-`. In TARGET and LINE a backslash is written `\\`, tab `\t`,
 // newline `\n`, carriage return `\r`, and any other control character `\xHH`.
 
@@ -18,14 +19,18 @@ public struct HistoryRecord: Sendable, Equatable {
     /// Milliseconds since the Unix epoch (UTC).
     public var timeMilliseconds: Int
     public var transport: TransportKind
+    /// The TCP mode (nil for UDP; persistent for TCP records of files older than the mode).
+    public var tcpMode: TCPMode?
     public var target: String
     public var outcome: HistoryOutcome
     public var rttNanoseconds: UInt64?
     public var line: String
 
-    public init(timeMilliseconds: Int, transport: TransportKind, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?, line: String) {
+    public init(timeMilliseconds: Int, transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome,
+                rttNanoseconds: UInt64?, line: String) {
         self.timeMilliseconds = timeMilliseconds
         self.transport = transport
+        self.tcpMode = transport == .tcp ? tcpMode ?? .persistent : nil
         self.target = target
         self.outcome = outcome
         self.rttNanoseconds = rttNanoseconds
@@ -33,17 +38,18 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// A record stamped with the current wall-clock time.
-    public static func now(transport: TransportKind, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?, line: String) -> HistoryRecord {
+    public static func now(transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome, rttNanoseconds: UInt64?,
+                           line: String) -> HistoryRecord {
         var clock = timespec()
         clock_gettime(CLOCK_REALTIME, &clock)
         return HistoryRecord(timeMilliseconds: Int(clock.tv_sec) * 1000 + Int(clock.tv_nsec) / 1_000_000, transport: transport,
-                             target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
+                             tcpMode: tcpMode, target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
     }
 
     /// The record as one line of the file, newline included.
     public var encoded: String {
         let rtt = rttNanoseconds.map { fixed(Double($0) / 1_000, 3) } ?? "-"
-        return [HistoryRecord.formatTime(timeMilliseconds), transport.rawValue, HistoryRecord.escape(target),
+        return [HistoryRecord.formatTime(timeMilliseconds), transportName(transport, tcpMode), HistoryRecord.escape(target),
                 outcome.rawValue, rtt, HistoryRecord.escape(line)].joined(separator: "\t") + "\n"
     }
 
@@ -52,7 +58,7 @@ public struct HistoryRecord: Sendable, Equatable {
         let fields = text.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
         guard fields.count == 6,
               let time = parseTime(fields[0]),
-              let transport = TransportKind(rawValue: String(fields[1])),
+              let via = parseTransportName(fields[1]),
               let target = unescape(fields[2]), !target.isEmpty,
               let outcome = HistoryOutcome(rawValue: String(fields[3])),
               let line = unescape(fields[5]) else { return nil }
@@ -62,7 +68,7 @@ public struct HistoryRecord: Sendable, Equatable {
                   let micros = Double(fields[4]), micros.isFinite, micros >= 0, micros < 1e15 else { return nil }
             rtt = UInt64((micros * 1_000).rounded())
         }
-        return HistoryRecord(timeMilliseconds: time, transport: transport, target: target, outcome: outcome, rttNanoseconds: rtt, line: line)
+        return HistoryRecord(timeMilliseconds: time, transport: via.kind, tcpMode: via.mode, target: target, outcome: outcome, rttNanoseconds: rtt, line: line)
     }
 
     static func escape(_ text: String) -> String {

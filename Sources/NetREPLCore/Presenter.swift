@@ -63,13 +63,13 @@ final class Presenter {
             meta(rttLine(exchange, reply))
         case .lost(let partial):
             // Named, because in a script many lines may be lost and stdout shows none of them.
-            let got = partial > 0 ? " (\(partial) bytes of a reply had come)" : ""
+            let got = partial > 0 ? " (\(counted(partial, "byte")) of a reply had come)" : ""
             error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within \(DurationGrammar.format(exchange.timeout))\(got)"
                   + (style.interactive ? "; :timeout D waits longer" : ""))
         case .truncated(let received, let end):
             // A person sees what came; a script's stdout holds whole replies only.
             if style.interactive && !received.isEmpty { out.reply(received, raw: style.rawReplies) }
-            error("truncated reply to \"\(excerpt(exchange.line.text))\": \(received.count) bytes, then \(describe(end)) before the reply was complete")
+            error("truncated reply to \"\(excerpt(exchange.line.text))\": \(counted(received.count, "byte")), then \(describe(end)) before the reply was complete")
         case .cancelled(let signal) where signal == SIGINT && style.interactive:
             error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
         case .cancelled(let signal):
@@ -89,12 +89,12 @@ final class Presenter {
     }
 
     private func peerText(_ exchange: Exchange) -> String {
-        exchange.transport.rawValue + " " + (exchange.peer?.description ?? "?")
+        transportName(exchange.transport, exchange.tcpMode) + " " + (exchange.peer?.description ?? "?")
     }
 
-    /// `udp 127.0.0.1:12000 · 0.084 ms · 11 B`
+    /// `udp 127.0.0.1:12000 · 0.084 ms · 11 B`, `tcp/per-line 127.0.0.1:12000 · connect …`
     func rttLine(_ e: Exchange, _ reply: Reply) -> String {
-        var parts = [e.transport.rawValue + (e.tcpMode == .perLine ? " per-line" : "") + " " + (e.peer?.description ?? "?")]
+        var parts = [transportName(e.transport, e.tcpMode) + " " + (e.peer?.description ?? "?")]
         if let connect = e.connectTime {
             parts.append("connect " + formatMilliseconds(connect))
             parts.append("exchange " + formatMilliseconds(reply.roundTrip))
@@ -128,8 +128,8 @@ final class Presenter {
                 return
             }
             var parts: [String] = []
-            if noise.duplicates > 0 { parts.append("\(noise.duplicates) duplicate \(noise.duplicates == 1 ? "reply" : "replies")") }
-            if noise.unexpected > 0 { parts.append("\(noise.unexpected) unexpected \(noise.unexpected == 1 ? "message" : "messages")") }
+            if noise.duplicates > 0 { parts.append(counted(noise.duplicates, "duplicate reply", plural: "duplicate replies")) }
+            if noise.unexpected > 0 { parts.append(counted(noise.unexpected, "unexpected message")) }
             let sample = noise.samples.first.map { ", first: " + String(decoding: $0, as: UTF8.self) } ?? ""
             meta("ignored \(parts.joined(separator: " and ")) from the server (\(noise.bytes) B, not the reply to any line)\(sample)")
         }
@@ -190,7 +190,7 @@ final class Presenter {
         case .wrongFamily(let target, let asked):
             return "\(target.host) is not an \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4") or give an \(asked == .ipv6 ? "IPv6" : "IPv4") address"
         case .noAddressOfFamily(let target, let asked):
-            return "\(target.host) has no \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4")"
+            return "\(target.host) has no \(asked == .ipv6 ? "IPv6" : "IPv4") address here; drop \(asked == .ipv6 ? "-6" : "-4")"
         }
     }
 

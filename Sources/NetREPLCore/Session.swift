@@ -62,6 +62,8 @@ public final class Session: CommandContext {
     private var interruptsInARow = 0
     /// The last line handled, for `!!`.
     private var lastLine: Line?
+    /// Set by `fail` while a command runs: a command that fails is recorded as `error`.
+    private var commandFailed = false
     /// The signal that ended the session, once one has.
     public private(set) var endedBy: Int32?
 
@@ -84,8 +86,7 @@ public final class Session: CommandContext {
     deinit { closeTransports() }
 
     public var prompt: String {
-        let transport = configuration.transport == .tcp && configuration.tcpMode == .perLine ? "tcp/per-line" : configuration.transport.rawValue
-        return Sanitizer.escape("\(transport) \(configuration.target)") + "> "
+        Sanitizer.escape("\(transportName(configuration.transport, configuration.tcpMode)) \(configuration.target)") + "> "
     }
 
     public var targetDescription: String {
@@ -98,7 +99,7 @@ public final class Session: CommandContext {
     @discardableResult
     public func run() -> Int32 {
         if configuration.style.interactive {
-            presenter.info("netrepl: \(configuration.transport.rawValue) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits.")
+            presenter.info("netrepl: \(transportName(configuration.transport, configuration.tcpMode)) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits.")
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         for warning in history.takeWarnings() { presenter.warning(warning) }
@@ -153,8 +154,9 @@ public final class Session: CommandContext {
                 record(line.text, outcome: .error, rtt: nil)
                 return
             }
+            commandFailed = false
             command.run(self, arguments)
-            if name != "nohist" { record(line.text, outcome: .command, rtt: nil) }
+            if name != "nohist" { record(line.text, outcome: commandFailed ? .error : .command, rtt: nil) }
         case .recall(let recall):
             guard !recalled else { return fail("history entry \(line.text) refers to another entry; not followed") }
             let entry: Line
@@ -173,14 +175,7 @@ public final class Session: CommandContext {
         case .unknown(let word, let match):
             remember(line)
             record(line.text, outcome: .error, rtt: nil)
-            switch match {
-            case .ambiguous(let names):
-                fail(":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it")
-            case .none(let nearest) where !word.isEmpty:
-                fail("unknown command :\(word)" + (nearest.map { "; did you mean :\($0)? (:help lists commands)" } ?? "; :help lists commands"))
-            default:
-                fail("a command name must follow the colon; :help lists commands, and ::TEXT sends :TEXT")
-            }
+            fail(Commands.noSuchCommand(word, match))
         }
     }
 
@@ -190,7 +185,7 @@ public final class Session: CommandContext {
     }
 
     private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?) {
-        let entry = HistoryRecord.now(transport: configuration.transport, target: configuration.target.description,
+        let entry = HistoryRecord.now(transport: configuration.transport, tcpMode: configuration.tcpMode, target: configuration.target.description,
                                       outcome: outcome, rttNanoseconds: rtt?.wholeNanoseconds, line: line)
         if let problem = history.append(entry) { presenter.warning(problem) }
     }
@@ -245,7 +240,8 @@ public final class Session: CommandContext {
     public func use(_ transport: TransportKind, mode: TCPMode?) {
         configuration.transport = transport
         if let mode { configuration.tcpMode = mode }
-        presenter.meta("now sending over \(Commands.transportLabel(configuration)) to \(configuration.target)")
+        let how = transport == .udp ? "one datagram per line" : (configuration.tcpMode == .perLine ? "a new connection for each line" : "one connection for the session")
+        presenter.meta("now sending over \(transportName(transport, configuration.tcpMode)) to \(configuration.target), \(how)")
     }
 
     public func connect(to target: Target) throws(ResolutionError) {
@@ -275,6 +271,7 @@ public final class Session: CommandContext {
     /// A command that could not be done: one line, and — in a script, where nobody saw it —
     /// exit status 2 (a usage error). A person's typo at the prompt does not decide the status.
     public func fail(_ message: String) {
+        commandFailed = true
         presenter.error(message)
         if !configuration.style.interactive {
             exitStatus = max(exitStatus, ExitStatus.usageOrConnection)
@@ -286,6 +283,8 @@ public final class Session: CommandContext {
     }
 
     public var describeResolution: (ResolutionError) -> String { presenter.describe }
+
+    public var terminalWidth: Int { terminalColumns(configuration.style.stdoutIsTerminal ? STDOUT_FILENO : nil) }
 
     /// Pads the columns of `rows` (the last column is left as it is).
     static func columns(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {

@@ -15,6 +15,8 @@ public struct TransportStatistics: Sendable {
     public private(set) var truncated = 0
     public private(set) var cancelled = 0
     public private(set) var errors = 0
+    /// Lines that never left: nothing listening, too large for a datagram, the connect cancelled.
+    public private(set) var notSent = 0
     public private(set) var connects = 0
     private var sum = 0.0
     private var sumOfSquares = 0.0
@@ -37,7 +39,12 @@ public struct TransportStatistics: Sendable {
             }
         }
         if exchange.connectTime != nil { connects += 1 }
-        // A line that never left (connection refused before sending) is still an attempt, as in ping.
+        // Unlike ping, which counts attempts, a line counts as sent only when its bytes left:
+        // a refused connect has sent nothing and lost nothing.
+        guard exchange.bytesSent > 0 else {
+            notSent += 1
+            return
+        }
         sent += 1
         switch exchange.outcome {
         case .reply(let reply):
@@ -84,17 +91,19 @@ public struct TransportStatistics: Sendable {
         histogram.valueAtPercentile(percentile)
     }
 
-    /// `3 sent, 2 received, 1 lost, 33.3333% loss` plus late, duplicates, errors when there are any.
+    /// `3 sent, 2 received, 1 lost, 33.3333% loss` plus late, duplicates, errors and lines not
+    /// sent when there are any; no loss when nothing was sent, as there was nothing to lose.
     public var countsLine: String {
         var parts = ["\(sent) sent", "\(received) received"]
         if lost > 0 { parts.append("\(lost) lost") }
         if late > 0 { parts.append("+\(late) late") }
-        if duplicates > 0 { parts.append("+\(duplicates) duplicates") }
+        if duplicates > 0 { parts.append("+" + counted(duplicates, "duplicate")) }
         if unexpected > 0 { parts.append("+\(unexpected) unexpected") }
         if truncated > 0 { parts.append("+\(truncated) truncated") }
         if cancelled > 0 { parts.append("+\(cancelled) cancelled") }
-        if errors > 0 { parts.append("+\(errors) errors") }
-        parts.append("\(significant(lossPercent))% loss")
+        if errors > 0 { parts.append("+" + counted(errors, "error")) }
+        if notSent > 0 { parts.append("\(notSent) not sent") }
+        if sent > 0 { parts.append("\(significant(lossPercent))% loss") }
         return parts.joined(separator: ", ")
     }
 
@@ -130,7 +139,7 @@ public struct SessionStatistics: Sendable {
         var lines: [String] = []
         for kind in TransportKind.allCases {
             let stats = self[kind]
-            guard stats.sent > 0 || stats.late > 0 else { continue }
+            guard stats.sent > 0 || stats.notSent > 0 || stats.late > 0 else { continue }
             lines.append("--- \(kind.rawValue) statistics ---")
             lines.append(stats.countsLine)
             if let rtt = stats.rttLine { lines.append(rtt) }

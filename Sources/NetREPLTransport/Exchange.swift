@@ -84,6 +84,17 @@ public enum TransportFailure: Error, Sendable, Equatable {
     /// The connection ended before any byte of the reply came.
     case closedBeforeReply(SocketAddress, StreamEnd)
 
+    /// The address the failure concerns, when it has one.
+    public var address: SocketAddress? {
+        switch self {
+        case .refused(let a), .connectTimedOut(let a), .cannotConnect(let a, _), .sendFailed(let a, _), .sendTimedOut(let a),
+             .receiveFailed(let a, _), .closedBeforeReply(let a, _):
+            return a
+        case .cannotOpenSocket, .datagramTooLarge:
+            return nil
+        }
+    }
+
     /// Failures to reach the server at all, which the exit status tells apart (2, not 1).
     public var isConnectionFailure: Bool {
         switch self {
@@ -173,8 +184,10 @@ public struct Exchange: Sendable {
     public let transport: TransportKind
     /// Set for TCP only.
     public let tcpMode: TCPMode?
-    /// The address the line went to (nil when none could be reached).
+    /// The address the line went to, or the one tried when the connect failed.
     public var peer: SocketAddress?
+    /// The bytes that left, terminator included: 0 when the line never went (nothing listening,
+    /// too large for a datagram, the connect cancelled).
     public var bytesSent = 0
     /// For a connection opened for this line alone (per-line TCP): how long the connect took.
     public var connectTime: Duration?

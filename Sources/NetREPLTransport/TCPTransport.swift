@@ -56,6 +56,8 @@ public final class TCPTransport {
         case .perLine: perLine(&exchange, timeout: timeout)
         }
         exchange.events = attendant.takeEvents() + own
+        // A connect that failed names the address it tried, though no line went there.
+        if exchange.peer == nil, case .failed(let failure) = exchange.outcome { exchange.peer = failure.address }
         return exchange
     }
 
@@ -63,7 +65,6 @@ public final class TCPTransport {
 
     private func persistent(_ exchange: inout Exchange, _ own: inout [TransportEvent], timeout: Duration) {
         let payload = exchange.line.bytes + lineFraming.requestTerminator
-        exchange.bytesSent = payload.count
         if let connection {
             // Stray bytes and a close that came while the prompt waited.
             attendant.drainIdle(connection)
@@ -156,7 +157,6 @@ public final class TCPTransport {
     // MARK: per line
 
     private func perLine(_ exchange: inout Exchange, timeout: Duration) {
-        exchange.bytesSent = exchange.line.bytes.count
         let current: Attended
         switch connect(timeout: timeout) {
         case .success(let (attended, took)):
@@ -257,14 +257,16 @@ public final class TCPTransport {
         exchange.peer = current.peer
         let sentAt = ContinuousClock.now
         let deadline = sentAt + timeout
-        if let failure = sendAll(payload, on: current, until: deadline) { return .failed(failure) }
+        // Only what left counts as sent: a line refused at connect has sent nothing.
+        if let failure = sendAll(payload, on: current, until: deadline, sent: &exchange.bytesSent) { return .failed(failure) }
         current.ticket = attendant.sent(exchange.line, framing: framing, at: sentAt)
         return .awaiting(until: deadline)
     }
 
     /// Sends all of `bytes`, waiting for room until `deadline`; nil when all went.
-    private func sendAll(_ bytes: [UInt8], on attended: Attended, until deadline: ContinuousClock.Instant) -> ExchangeOutcome? {
-        var offset = 0
+    private func sendAll(_ bytes: [UInt8], on attended: Attended, until deadline: ContinuousClock.Instant,
+                         sent offset: inout Int) -> ExchangeOutcome? {
+        offset = 0
         while offset < bytes.count {
             do {
                 offset += try attended.socket.send(bytes, from: offset)

@@ -40,7 +40,6 @@ public final class UDPTransport {
     private func send(_ exchange: inout Exchange, _ fallbacks: inout [TransportEvent], timeout: Duration) {
         let line = exchange.line
         let payload = line.bytes + framing.requestTerminator
-        exchange.bytesSent = payload.count
         while true {
             let address = currentPeer
             exchange.peer = address
@@ -72,6 +71,8 @@ public final class UDPTransport {
                 exchange.outcome = .failed(.sendFailed(address, error))
                 return
             }
+            // Counted once the datagram left: one too large, or unsendable, has sent nothing.
+            exchange.bytesSent = payload.count
             let ticket = attendant.sent(line, framing: framing, at: sentAt)
             let attended = Attended(socket: socket, kind: .datagram, ticket: ticket, peer: address)
             switch attendant.awaitReply(on: attended, until: sentAt + timeout) {

@@ -37,7 +37,7 @@ import Testing
         defer { peer.stop() }
         let r = try runSession(["a", ":tcp per-line", "b", ":tcp", "c", "d"], port: peer.port, transport: .tcp)
         #expect(r.out == "A\nB\nC\nD\n")
-        #expect(r.err.contains("now sending over tcp (persistent)"))
+        #expect(r.err.contains("now sending over tcp to 127.0.0.1:\(peer.port), one connection for the session"))
         #expect(r.session.configuration.tcpMode == .persistent)
         #expect(!r.err.contains("reconnected"))
         #expect(!r.err.contains("ended"))

@@ -137,7 +137,7 @@ import NetREPLTransport
             defer { peer.stop() }
             let r = try runSession(["one", "two"], port: peer.port, transport: .tcp, tcpMode: .perLine)
             #expect(r.out == "ONE\nTWO\n")
-            #expect(r.err.contains("tcp per-line 127.0.0.1:\(peer.port) · connect "))
+            #expect(r.err.contains("tcp/per-line 127.0.0.1:\(peer.port) · connect "))
             #expect(r.err.contains(" · exchange "))
             #expect(r.err.contains(" · 3 B\n"))
             #expect(r.status == 0)

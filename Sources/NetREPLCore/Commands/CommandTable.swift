@@ -66,11 +66,24 @@ public enum CommandTable {
     public static let all: [Command] = Commands.all
 
     /// The lines :help adds after the table, for the forms that are not `:` commands.
-    static let otherForms = [
-        ("!N", "Send history entry N (see :history) again; a command entry runs again."),
-        ("!!", "Send the last line again."),
+    static let otherForms: [(name: String, help: String)] = [
+        ("!N", "Handle history entry N (see :history) again: a line is sent again, a command runs again."),
+        ("!!", "Handle the last line again: send it again, or run it again if it was a command."),
         ("::TEXT", "Send :TEXT (a line starting with a colon)."),
     ]
+
+    /// The form `:help WORD` asks about when WORD is one of them: `!!`, `!N` or `!5`, `::TEXT` or `::`.
+    static func otherForm(_ word: String) -> (name: String, help: String)? {
+        let name: String
+        switch word {
+        case "!!": name = "!!"
+        case "!N", "!n": name = "!N"
+        case _ where word.hasPrefix("!") && word.count > 1 && word.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }): name = "!N"
+        case _ where word.hasPrefix("::"): name = "::TEXT"
+        default: return nil
+        }
+        return otherForms.first { $0.name == name }
+    }
 
     public static func command(named name: String) -> Command? {
         all.first { $0.name == name }

@@ -24,6 +24,8 @@ public protocol CommandContext: AnyObject {
     /// Rows padded into columns, each cell made safe for where it is shown.
     func table(_ rows: [[String]], rightAligned: Set<Int>)
     var describeResolution: (ResolutionError) -> String { get }
+    /// Columns to lay command output out in (the terminal's width, or 80).
+    var terminalWidth: Int { get }
 }
 
 enum Commands {
@@ -50,6 +52,22 @@ enum Commands {
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
                 arguments: .none, completions: { _ in [] }, run: { c, _ in c.quit() }),
     ]
+
+    /// Why `word` names no command: ambiguous, or unknown with the nearest name, or (when none
+    /// is near) every name, so that a person always learns what to type.
+    static func noSuchCommand(_ word: String, _ match: CommandMatch) -> String {
+        let word = word.hasPrefix(":") ? String(word.dropFirst()) : word
+        switch match {
+        case .ambiguous(let names):
+            return ":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it"
+        case .none where word.isEmpty, .exact, .prefix:
+            return "a command name must follow the colon; :help lists commands, and ::TEXT sends :TEXT"
+        case .none(let nearest?):
+            return "unknown command :\(word); did you mean :\(nearest)? (:help lists commands)"
+        case .none(nil):
+            return "unknown command :\(word); the commands are \(all.map { ":" + $0.name }.joined(separator: " ")) (:help explains them)"
+        }
+    }
 
     /// Checks the argument count against the command's shape; says what is wrong, or nil.
     static func argumentProblem(_ command: Command, _ arguments: String) -> String? {
@@ -121,7 +139,7 @@ enum Commands {
         var rows = [["#", "time", "via", "target", "outcome", "rtt ms", "line"]]
         for i in max(0, records.count - count)..<records.count {
             let r = records[i]
-            rows.append([String(i + 1), r.localTimeText, r.transport.rawValue, r.target, r.outcome.rawValue,
+            rows.append([String(i + 1), r.localTimeText, transportName(r.transport, r.tcpMode), r.target, r.outcome.rawValue,
                          r.rttNanoseconds.map { fixed(Double($0) / 1e6, 3) } ?? "-", r.line])
         }
         c.table(rows, rightAligned: [0, 5])
@@ -136,31 +154,30 @@ enum Commands {
         let lines = c.statistics.summary(showPercentiles: true)
         if lines.isEmpty { c.info("no lines sent yet") }
         for line in lines { c.info(line) }
-        c.info("now: \(transportLabel(c.configuration)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))")
+        c.info("now: \(transportName(c.configuration.transport, c.configuration.tcpMode)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))")
     }
 
     static func help(_ c: CommandContext, _ arguments: String) {
         let word = arguments.trimmingWhitespace()
+        let width = c.terminalWidth
         guard word.isEmpty else {
-            switch CommandTable.match(word) {
-            case .exact(let name), .prefix(let name):
-                guard let command = CommandTable.command(named: name) else { return }
-                c.info(command.usage)
-                c.info("    " + command.help)
-            case .ambiguous(let names):
-                c.fail(":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it")
-            case .none(let nearest):
-                c.fail("no command :\(word)" + (nearest.map { "; did you mean :\($0)?" } ?? ""))
+            if let form = CommandTable.otherForm(word) {
+                c.info(form.name)
+                for line in HelpLayout.wrap(form.help, width: width - 4) { c.info("    " + line) }
+                return
             }
+            let match = CommandTable.match(word)
+            guard let name = match.name, let command = CommandTable.command(named: name) else {
+                return c.fail(noSuchCommand(word, match))
+            }
+            c.info(command.usage)
+            for line in HelpLayout.wrap(command.help, width: width - 4) { c.info("    " + line) }
             return
         }
-        let rows = all.map { ["  " + $0.usage, $0.help] } + CommandTable.otherForms.map { ["  " + $0.0, $0.1] }
-        c.table(rows, rightAligned: [])
-        c.info("Any other line is sent as it is. Tab completes commands; Ctrl-C cancels a wait; Ctrl-D quits.")
-    }
-
-    /// `tcp (persistent)`, `tcp (per-line)` or `udp`.
-    static func transportLabel(_ configuration: SessionConfiguration) -> String {
-        configuration.transport == .tcp ? "tcp (\(configuration.tcpMode.rawValue))" : "udp"
+        let entries = all.map { ($0.usage, $0.help) } + CommandTable.otherForms.map { ($0.name, $0.help) }
+        for line in HelpLayout.lines(entries, width: width) { c.info(line) }
+        for line in HelpLayout.wrap("Any other line is sent as it is. Tab completes commands; Ctrl-C cancels a wait; Ctrl-D quits.", width: width) {
+            c.info(line)
+        }
     }
 }

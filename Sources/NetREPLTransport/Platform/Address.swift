@@ -113,7 +113,12 @@ public enum Resolver {
             rc = getaddrinfo(target.host, String(target.port), &hints, &result)
         }
         guard rc == 0 else {
-            if family != .any, rc == gaiAddressFamily || rc == gaiNoData { throw .noAddressOfFamily(target, asked: family) }
+            // glibc answers a lookup limited to one family with EAI_NONAME when /etc/hosts has the
+            // name only in the other (`-6 localhost` without ::1): a name found without the limit
+            // has no address of that family, which says more than "Name or service not known".
+            if family != .any, rc == gaiAddressFamily || rc == gaiNoData || (rc == EAI_NONAME && resolvesInAnyFamily(target)) {
+                throw .noAddressOfFamily(target, asked: family)
+            }
             throw .notFound(target, reason: gai_strerror(rc).map { String(cString: $0) } ?? "error \(rc)")
         }
         defer { freeaddrinfo(result) }
@@ -128,6 +133,16 @@ public enum Resolver {
         }
         if addresses.isEmpty { throw .noAddressOfFamily(target, asked: family) }
         return addresses
+    }
+
+    private static func resolvesInAnyFamily(_ target: Target) -> Bool {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(target.host, String(target.port), &hints, &result) == 0 else { return false }
+        freeaddrinfo(result)
+        return true
     }
 
     /// The family of an address literal (`127.0.0.1`, `::1`), nil for a name.
