@@ -37,45 +37,29 @@ private final class PythonPeer {
     let child: Child
     let port: Int
 
-    init(_ source: String) throws {
-        child = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-u", "-c", source])
+    convenience init(_ source: String) throws {
+        try self.init(arguments: ["-c", source])
+    }
+
+    /// Runs `python3 -u arguments…`, which prints a first line ending in the port it listens on
+    /// (`port N`, or the textbook servers' `The server is ready to receive on port N`).
+    init(arguments: [String]) throws {
+        child = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-u"] + arguments)
         child.waitFor { $0.stdout.contains("\n") || !$0.process.isRunning }
-        guard let line = child.stdout.split(separator: "\n").first, line.hasPrefix("port "), let p = Int(line.dropFirst(5)) else {
+        guard let line = child.stdout.split(separator: "\n").first, let p = line.split(separator: " ").last.flatMap({ Int($0) }) else {
             throw HarnessError("python peer did not start: \(child.stdout) \(child.stderr)")
         }
         port = p
     }
 
-    /// The textbook TCPServer.py, on a free port: accept, read once, reply, close.
+    /// examples/textbook/TCPServer.py, on a free port: accept, read once, reply, close.
     static func textbookTCP() throws -> PythonPeer {
-        try PythonPeer("""
-            from socket import *
-            serverSocket = socket(AF_INET, SOCK_STREAM)
-            serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
-            serverSocket.bind(('127.0.0.1', 0))
-            serverSocket.listen(1)
-            print('port', serverSocket.getsockname()[1])
-            while True:
-                connectionSocket, addr = serverSocket.accept()
-                sentence = connectionSocket.recv(1024).decode()
-                capitalizedSentence = sentence.upper()
-                connectionSocket.send(capitalizedSentence.encode())
-                connectionSocket.close()
-            """)
+        try PythonPeer(arguments: [textbookProgram("TCPServer.py"), "0"])
     }
 
-    /// The textbook UDPServer.py, on a free port.
+    /// examples/textbook/UDPServer.py, on a free port.
     static func textbookUDP() throws -> PythonPeer {
-        try PythonPeer("""
-            from socket import *
-            serverSocket = socket(AF_INET, SOCK_DGRAM)
-            serverSocket.bind(('127.0.0.1', 0))
-            print('port', serverSocket.getsockname()[1])
-            while True:
-                message, clientAddress = serverSocket.recvfrom(2048)
-                modifiedMessage = message.decode().upper()
-                serverSocket.sendto(modifiedMessage.encode(), clientAddress)
-            """)
+        try PythonPeer(arguments: [textbookProgram("UDPServer.py"), "0"])
     }
 
     /// A UDP socket that receives and never answers.
@@ -155,7 +139,7 @@ enum TransportCase: String, CaseIterable, Sendable {
         #expect(r.status == 0)
         #expect(r.stdout == "ONE\nTWO\nTHREE\nFOUR\n:FIVE\n")
         #expect(r.stderr.contains("tcp: connected to 127.0.0.1:\(server.port) in "))
-        #expect(r.stderr.contains("tcp per-line 127.0.0.1:\(server.port) · connect "))
+        #expect(r.stderr.contains("tcp/per-line 127.0.0.1:\(server.port) · connect "))
         #expect(r.stderr.contains("--- udp statistics ---\n3 sent, 3 received"))
         #expect(r.stderr.contains("--- tcp statistics ---\n2 sent, 2 received"))
     }

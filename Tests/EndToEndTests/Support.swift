@@ -124,6 +124,11 @@ struct HarnessError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// The path of one of the lecture's programs in examples/textbook, which the README runs.
+func textbookProgram(_ name: String) -> String {
+    sourceTree.appendingPathComponent("examples/textbook/\(name)").path
+}
+
 /// Runs a small Python program (the textbook peers) and returns its stdout; python3 is on every machine.
 func python(_ source: String, _ args: [String] = [], seconds: Double = 30) throws -> (status: Int32?, stdout: String, stderr: String) {
     let c = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", source] + args)
