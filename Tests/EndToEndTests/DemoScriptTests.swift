@@ -1,6 +1,7 @@
-// scripts/demo, a newcomer's first command, against a stand-in `swift` (a real release build takes
-// minutes): it builds both executables, passes the build's progress through, says where they are,
-// and says that the first build is slow only when there is no release build yet.
+// A newcomer's first ten minutes: scripts/demo against a stand-in `swift` (a real release build
+// takes minutes) builds both executables, passes the build's progress through, says where they
+// are, and says the first build is slow only when there is none yet; the README names nothing
+// outside the repository.
 
 import Foundation
 import Testing
@@ -78,3 +79,21 @@ private let libreadlineInstalled: Bool = {
     _ = c.waitForExit()
     return c.stdout.contains("install ok installed")
 }()
+
+/// The README is read in a fresh clone: whatever it links or runs is in the repository.
+@Suite struct ReadmeTests {
+    @Test func everythingTheReadmeNamesIsInTheRepository() throws {
+        let readme = try String(contentsOf: sourceTree.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(!readme.contains("../"), "the README points outside the repository")
+        // Links, and the files its commands run (`python3 examples/textbook/UDPServer.py`).
+        var paths = Set<String>()
+        for piece in readme.split(whereSeparator: { " \n()`[]".contains($0) }) {
+            let word = String(piece)
+            if ["examples/", "docs/", "man/", "scripts/", "dist/"].contains(where: word.hasPrefix) { paths.insert(word) }
+        }
+        #expect(paths.contains("examples/textbook/UDPServer.py") && paths.contains("examples/textbook/TCPClient.py"))
+        for path in paths {
+            #expect(FileManager.default.fileExists(atPath: sourceTree.appendingPathComponent(path).path), "README names \(path)")
+        }
+    }
+}
