@@ -14,6 +14,10 @@
  *   -m udp|tcp   closed loop for -d seconds after -w seconds of warm-up
  *   -m conn      open -c TCP connections, send one line on each, verify every
  *                reply, hold them all open for -H seconds, then close
+ *   -m once      one request per connection, as the textbook TCP client does: each of -c
+ *                clients (a thread each, at most 64) connects, sends a line, reads the
+ *                whole reply, checks it and closes, then starts over; latency includes
+ *                the connect
  *   -m flood     fairness: -c TCP clients stream 16 KiB blocks as fast as the
  *                server takes them (reading and discarding the replies) and one
  *                UDP client per ten keeps 16 datagrams in flight; meanwhile a probe,
@@ -90,7 +94,7 @@ static double hist_pct(const struct hist *h, double p)
 }
 
 /* ---- shared configuration ---- */
-static enum { M_UDP, M_TCP, M_CONN, M_FLOOD } mode = M_UDP;
+static enum { M_UDP, M_TCP, M_CONN, M_FLOOD, M_ONCE } mode = M_UDP;
 static int port, nclients = 64, nthreads = 1, size = 32;
 static double seconds = 10, warmup = 1, hold = 0;
 static struct sockaddr_in server;
@@ -521,10 +525,93 @@ static int run_flood(void)
     return tcp_failed || udp_lost ? 1 : 0;
 }
 
+/* ---- -m once: one request per TCP connection ---- */
+struct once_worker {
+    int id;
+    int64_t measure_from, end;
+    struct hist h;
+    uint64_t errors, failed;
+    pthread_t thread;
+};
+
+static void *run_once_worker(void *arg)
+{
+    struct once_worker *w = arg;
+    char line[MAX_SIZE], expect[MAX_SIZE], reply[MAX_SIZE];
+    uint32_t seq = 0;
+    for (;;) {
+        int64_t t0 = now_ns();
+        if (t0 >= w->end) break;
+        make_line(line, w->id, ++seq);
+        memcpy(expect, line, (size_t)size);
+        upper_ascii(expect, size);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) fatal("cannot create socket");
+        int got = 0;
+        if (connect(fd, (struct sockaddr *)&server, sizeof server) == 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            struct timeval tv = { .tv_sec = 1 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (send(fd, line, (size_t)size, MSG_NOSIGNAL) == size) {
+                while (got < size) {
+                    ssize_t r = recv(fd, reply + got, (size_t)(size - got), 0);
+                    if (r <= 0) break;
+                    got += (int)r;
+                }
+            }
+        }
+        close(fd);
+        int64_t done = now_ns();
+        if (done < w->measure_from || done >= w->end) continue;
+        if (got != size) w->failed++;
+        else if (memcmp(reply, expect, (size_t)size)) w->errors++;
+        else hist_add(&w->h, (uint64_t)(done - t0));
+    }
+    return NULL;
+}
+
+static int run_once(void)
+{
+    struct once_worker *workers = calloc((size_t)nclients, sizeof *workers);
+    if (!workers) fatal("out of memory");
+    int64_t start = now_ns();
+    int64_t measure_from = start + (int64_t)(warmup * 1e9);
+    int64_t end = measure_from + (int64_t)(seconds * 1e9);
+    for (int i = 0; i < nclients; i++) {
+        workers[i].id = i;
+        workers[i].measure_from = measure_from;
+        workers[i].end = end;
+        if (pthread_create(&workers[i].thread, NULL, run_once_worker, &workers[i]) != 0) fatal("cannot start thread");
+    }
+    static struct hist all;
+    uint64_t errors = 0, failed = 0;
+    for (int i = 0; i < nclients; i++) {
+        pthread_join(workers[i].thread, NULL);
+        for (int b = 0; b < NBUCKETS; b++) all.b[b] += workers[i].h.b[b];
+        all.count += workers[i].h.count;
+        if (workers[i].h.max > all.max) all.max = workers[i].h.max;
+        errors += workers[i].errors;
+        failed += workers[i].failed;
+    }
+    double rps = (double)all.count / seconds;
+    printf("loadgen: one request per tcp connection, %d clients, %.0f requests/s, latency (connect included) p50 %.1f us, p99 %.1f us; %llu failed, %llu wrong\n",
+           nclients, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
+           (unsigned long long)failed, (unsigned long long)errors);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("RESULT mode=once clients=%d seconds=%.1f requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f lost=%llu late=0 errors=%llu cpu_s=%.2f\n",
+           nclients, seconds, (unsigned long long)all.count, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
+           (double)all.max / 1e3, (unsigned long long)failed, (unsigned long long)errors, cpu_s);
+    return errors ? 1 : 0;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s -p PORT [-m udp|tcp|conn|flood] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
+            "usage: %s -p PORT [-m udp|tcp|conn|flood|once] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
             "  talks to 127.0.0.1 only; defaults: -m udp -c 64 -d 10 -w 1 -t 1 -s 32 -H 0\n",
             argv0);
     exit(64);
@@ -541,6 +628,7 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "tcp")) mode = M_TCP;
             else if (!strcmp(optarg, "conn")) mode = M_CONN;
             else if (!strcmp(optarg, "flood")) mode = M_FLOOD;
+            else if (!strcmp(optarg, "once")) mode = M_ONCE;
             else usage(argv[0]);
             break;
         case 'c': nclients = atoi(optarg); break;
@@ -554,7 +642,7 @@ int main(int argc, char **argv)
     }
     if (port < 1 || port > 65535 || nclients < 1 || nclients > MAX_CLIENTS || seconds <= 0 ||
         seconds > MAX_SECONDS || warmup < 0 || warmup > MAX_SECONDS || nthreads < 1 || nthreads > 2 ||
-        nthreads > nclients || size < 32 || size > MAX_SIZE || hold < 0 || hold > MAX_SECONDS)
+        nthreads > nclients || (mode == M_ONCE && nclients > 64) || size < 32 || size > MAX_SIZE || hold < 0 || hold > MAX_SECONDS)
         usage(argv[0]);
 
     struct rlimit rl;
@@ -566,5 +654,5 @@ int main(int argc, char **argv)
     server.sin_family = AF_INET;
     server.sin_port = htons((uint16_t)port);
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return mode == M_CONN ? run_conn() : mode == M_FLOOD ? run_flood() : run_loop();
+    return mode == M_CONN ? run_conn() : mode == M_FLOOD ? run_flood() : mode == M_ONCE ? run_once() : run_loop();
 }
