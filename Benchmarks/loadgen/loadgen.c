@@ -81,6 +81,22 @@ static void hist_add(struct hist *h, uint64_t ns)
     if (ns > h->max) h->max = ns;
 }
 
+static void hist_merge(struct hist *into, const struct hist *from)
+{
+    for (int i = 0; i < NBUCKETS; i++) into->b[i] += from->b[i];
+    into->count += from->count;
+    if (from->max > into->max) into->max = from->max;
+}
+
+/* This process's CPU time (user + system), so a caller can tell our load from other processes'. */
+static double own_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static double hist_pct(const struct hist *h, double p)
 {
     if (!h->count) return 0;
@@ -272,9 +288,7 @@ static int run_loop(void)
     uint64_t lost = 0, late = 0, errors = 0;
     for (int t = 0; t < nthreads; t++) {
         pthread_join(workers[t].thread, NULL);
-        for (int i = 0; i < NBUCKETS; i++) all.b[i] += workers[t].h.b[i];
-        all.count += workers[t].h.count;
-        if (workers[t].h.max > all.max) all.max = workers[t].h.max;
+        hist_merge(&all, &workers[t].h);
         lost += workers[t].lost;
         late += workers[t].late;
         errors += workers[t].errors;
@@ -289,11 +303,7 @@ static int run_loop(void)
            (unsigned long long)all.count, rps, p50, p99, max);
     printf("loadgen: %llu lost, %llu late, %llu wrong replies\n",
            (unsigned long long)lost, (unsigned long long)late, (unsigned long long)errors);
-    /* Our own CPU time, so the caller can tell load from us apart from other processes'. */
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double cpu_s = own_cpu_seconds();
     printf("RESULT mode=%s clients=%d seconds=%.1f requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f lost=%llu late=%llu errors=%llu cpu_s=%.2f\n",
            name, nclients, seconds, (unsigned long long)all.count, rps, p50, p99, max,
            (unsigned long long)lost, (unsigned long long)late, (unsigned long long)errors, cpu_s);
@@ -588,9 +598,7 @@ static int run_once(void)
     uint64_t errors = 0, failed = 0;
     for (int i = 0; i < nclients; i++) {
         pthread_join(workers[i].thread, NULL);
-        for (int b = 0; b < NBUCKETS; b++) all.b[b] += workers[i].h.b[b];
-        all.count += workers[i].h.count;
-        if (workers[i].h.max > all.max) all.max = workers[i].h.max;
+        hist_merge(&all, &workers[i].h);
         errors += workers[i].errors;
         failed += workers[i].failed;
     }
@@ -598,10 +606,7 @@ static int run_once(void)
     printf("loadgen: one request per tcp connection, %d clients, %.0f requests/s, latency (connect included) p50 %.1f us, p99 %.1f us; %llu failed, %llu wrong\n",
            nclients, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
            (unsigned long long)failed, (unsigned long long)errors);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double cpu_s = own_cpu_seconds();
     printf("RESULT mode=once clients=%d seconds=%.1f requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f lost=%llu late=0 errors=%llu cpu_s=%.2f\n",
            nclients, seconds, (unsigned long long)all.count, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
            (double)all.max / 1e3, (unsigned long long)failed, (unsigned long long)errors, cpu_s);
