@@ -190,6 +190,8 @@ final class Worker: @unchecked Sendable {
     private var epoll: Int32 = -1
     private var timer: Int32 = -1
     private var armedFor: Int64 = 0
+    /// When the next scan for timeouts and due sends is needed.
+    private var nextScan: Int64 = 0
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
     private static let timerToken = UInt64.max
 
@@ -254,33 +256,13 @@ final class Worker: @unchecked Sendable {
                 stoppedAt = min(now, end)
                 return
             }
-            // Timeouts and due sends; the earliest thing still to happen sets the wait.
-            var wake = end
-            for client in clients {
-                if client.outstanding {
-                    let deadline = client.sentAt + timeout
-                    if now >= deadline {
-                        settle(client, at: now, as: .lost)
-                    } else {
-                        wake = min(wake, deadline)
-                        continue
-                    }
-                }
-                if now < start { wake = min(wake, start); continue }
-                if client.nextDue <= now {
-                    send(client, at: now)
-                    now = clock.now()
-                    if client.outstanding { wake = min(wake, client.sentAt + timeout) } else { wake = min(wake, client.nextDue) }
-                } else {
-                    wake = min(wake, client.nextDue)
-                }
-            }
+            if now >= nextScan { now = scan(now) }
             let waitMilliseconds: Int32
             if interval != nil {
-                arm(at: wake)
+                arm(at: nextScan)
                 waitMilliseconds = 50
             } else {
-                waitMilliseconds = Int32(max(0, min(50, (wake - now + 999_999) / 1_000_000)))
+                waitMilliseconds = Int32(max(0, min(50, (nextScan - now + 999_999) / 1_000_000)))
             }
             let ready = netrepl_epoll_wait(epoll, tokens, 256, waitMilliseconds)
             guard ready > 0 else { continue }
@@ -295,6 +277,35 @@ final class Worker: @unchecked Sendable {
                 receive(clients[Int(token)])
             }
         }
+    }
+
+    /// Settles the requests that timed out and sends the ones due, and sets `nextScan` to the
+    /// earliest deadline or due time left. Between scans only replies are handled, so a busy
+    /// closed loop does not walk every client on every wake-up. Returns the time after sending.
+    private func scan(_ time: Int64) -> Int64 {
+        var now = time
+        var wake = end
+        for client in clients {
+            if client.outstanding {
+                let deadline = client.sentAt + timeout
+                if now >= deadline {
+                    settle(client, at: now, as: .lost)
+                } else {
+                    wake = min(wake, deadline)
+                    continue
+                }
+            }
+            if now < start { wake = min(wake, start); continue }
+            if client.nextDue <= now {
+                send(client, at: now)
+                now = clock.now()
+                wake = min(wake, client.outstanding ? client.sentAt + timeout : client.nextDue)
+            } else {
+                wake = min(wake, client.nextDue)
+            }
+        }
+        nextScan = wake
+        return now
     }
 
     private func watch(_ client: Client, token: UInt64) {
@@ -369,8 +380,11 @@ final class Worker: @unchecked Sendable {
         }
         if let interval {
             client.nextDue = client.origin + interval
+            nextScan = min(nextScan, client.nextDue)
         } else {
             client.nextDue = now
+            // A closed-loop client whose request failed is not resent by the reply path.
+            if outcome == .failed { nextScan = min(nextScan, now) }
         }
         if outcome == .lost && plan.transport == .tcp {
             // A TCP reply that may still come would be read as the next one's: start afresh.
@@ -442,6 +456,8 @@ final class Worker: @unchecked Sendable {
 
     /// Closes a client's TCP connection; the next send opens a new one.
     private func drop(_ client: Client) {
+        // An idle closed-loop client has no reply to wait for; only a scan sends its next request.
+        nextScan = min(nextScan, client.nextDue)
         guard client.fd >= 0 else { return }
         netrepl_epoll_remove(epoll, client.fd)
         close(client.fd)

@@ -100,6 +100,20 @@ private func expectEveryRequestAccountedFor(_ o: [String: Any]) {
         expectEveryRequestAccountedFor(o)
     }
 
+    @Test func aServerThatClosesAfterEachReplyIsCountedFailedAndReconnected() throws {
+        // The textbook TCP server: one read, one reply, close.
+        let peer = TCPPeer(lineMode: false)
+        defer { peer.stop() }
+        let run = try bench(["--tcp", "--clients", "2", "--duration", "500ms", "--json", "127.0.0.1", String(peer.port)])
+        #expect(run.status == 1)
+        let o = try run.object()
+        #expect(int(o, "ok") > 2, "each new connection answers once")
+        #expect(int(o, "failed") > 0)
+        #expect(int(o, "wrong") == 0)
+        #expect(peer.accepted.count > 2)
+        expectEveryRequestAccountedFor(o)
+    }
+
     @Test func summaryNamesTheCountsAndPercentiles() throws {
         let server = try ServerUnderTest(["--host", "127.0.0.1"])
         defer { _ = server.stop() }
