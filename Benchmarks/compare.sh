@@ -115,7 +115,7 @@ yardstick() {
     echo "$mode,pingpong,$PINGS,$(field ok "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line")" | tee -a "$YARDSTICK"
     [ "$mode" = tcp ] && flag=--tcp
     # The pacer writes one 31-character line (32 bytes with the newline, as pingpong's) per interval.
-    python3 -c '
+    taskset -c "$LOAD_CPU" python3 -c '
 import sys, time
 n, gap = int(sys.argv[1]), int(sys.argv[2]) / 1e6
 start = time.monotonic()
