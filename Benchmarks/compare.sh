@@ -34,7 +34,8 @@ OUT="${OUT:-$ROOT/Benchmarks/results}"
 SERVER_CPU=0
 LOAD_CPU=1
 TICK="$(getconf CLK_TCK)"
-COMMAND="$([ "$QUICK" = 1 ] && printf 'QUICK=1 ')Benchmarks/compare.sh"
+COMMAND=Benchmarks/compare.sh
+[ "$QUICK" != 1 ] || COMMAND="QUICK=1 $COMMAND"
 
 "$ROOT/scripts/ensure-packages" python3 python3-matplotlib util-linux
 # Debian's matplotlib belongs to Debian's interpreter, whatever python3 comes first on PATH.
