@@ -52,6 +52,7 @@ echo "server,mode,clients,rps,p50_us,p99_us,cpu_us_per_request,server_cpu_percen
 echo "server,mode,generator,clients,rps,p50_us,p99_us,lost,wrong" >"$GENERATORS"
 echo "mode,client,count,ok,p50_us,p99_us,min_us" >"$YARDSTICK"
 {
+    echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     machine_facts
     echo "load:    $(load_avg) (load average at the start)"
     echo "command: $COMMAND"
