@@ -60,7 +60,7 @@ public final class BenchEngine: Sendable {
             }, box)
             if status != 0 {
                 Unmanaged<Worker>.fromOpaque(box).release()
-                worker.runOnCallingThreadAfterFailure()
+                worker.markNotStarted()
             } else {
                 threads.append(thread)
             }
@@ -236,8 +236,8 @@ final class Worker: @unchecked Sendable {
         if timer >= 0 { close(timer); timer = -1 }
     }
 
-    /// Only when a thread could not be started: the run goes on without this share's load.
-    func runOnCallingThreadAfterFailure() {
+    /// Only when its thread could not be started: the run goes on without this share's load.
+    func markNotStarted() {
         stoppedAt = measureFrom
     }
 
@@ -375,7 +375,7 @@ final class Worker: @unchecked Sendable {
                 _ = histogram.record(UInt64(max(0, now - client.origin)))
             case .wrong: counts.wrong += 1
             case .lost: counts.lost += 1
-            case .failed: counts.errors += 1
+            case .failed: counts.failed += 1
             }
         }
         if let interval {
@@ -403,8 +403,9 @@ final class Worker: @unchecked Sendable {
             if count < 0 {
                 let code = errno
                 if code == EAGAIN || code == EINTR { return }
-                // ECONNREFUSED: an ICMP port unreachable for an earlier datagram.
-                if client.outstanding { settle(client, at: now, as: .failed) } else if now >= measureFrom { counts.errors += 1 }
+                // ECONNREFUSED: an ICMP port unreachable for an earlier datagram. With nothing in
+                // flight it concerns a request already settled, and counts for none.
+                if client.outstanding { settle(client, at: now, as: .failed) }
                 return
             }
             let bytes = UnsafeRawBufferPointer(start: scratch.baseAddress, count: count)
@@ -422,7 +423,7 @@ final class Worker: @unchecked Sendable {
                 settle(client, at: now, as: .wrong)
                 if interval == nil && now < end { send(client, at: now) }
             } else if now >= measureFrom {
-                counts.wrong += 1
+                counts.stray += 1
             }
         }
     }
@@ -430,10 +431,11 @@ final class Worker: @unchecked Sendable {
     private func receiveStream(_ client: Client) {
         while client.fd >= 0 {
             if !client.outstanding {
-                // Bytes nobody asked for: the stream is out of step; count it and start afresh.
+                // Bytes nobody asked for put the stream out of step, and a close between requests
+                // ends it: either way the next request goes on a new connection.
                 let count = recv(client.fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
                 if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                if clock.now() >= measureFrom { if count > 0 { counts.wrong += 1 } else { counts.errors += 1 } }
+                if count > 0 && clock.now() >= measureFrom { counts.stray += 1 }
                 drop(client)
                 return
             }

@@ -41,8 +41,8 @@ public enum BenchPresenter {
         if plan.warmup > .zero { window += " after \(fixed(plan.warmup.seconds, 2)) s warm-up" }
         if report.interrupted { window += " (interrupted)" }
         lines.append("window:   " + window)
-        lines.append("requests: \(c.sent) sent, \(c.ok) ok, \(c.wrong) wrong, \(c.lost) lost, \(c.errors) failed, "
-            + "\(report.inFlight) in flight at the end; \(c.stray) stray replies (late or duplicated)")
+        lines.append("requests: \(c.sent) sent, \(c.ok) ok, \(c.wrong) wrong, \(c.lost) lost, \(c.failed) failed, "
+            + "\(report.inFlight) in flight at the end; \(c.stray) stray replies (late, duplicated or unasked for)")
         lines.append("rate:     \(fixed(report.requestsPerSecond, 0)) requests/s")
         if c.ok > 0 {
             let h = report.latency
@@ -77,7 +77,7 @@ public enum BenchPresenter {
             "\"measured_s\":\(number(report.measured.seconds))",
             "\"interrupted\":\(report.interrupted)",
             "\"sent\":\(c.sent)", "\"ok\":\(c.ok)", "\"wrong\":\(c.wrong)", "\"lost\":\(c.lost)",
-            "\"failed\":\(c.errors)", "\"in_flight\":\(report.inFlight)", "\"stray\":\(c.stray)",
+            "\"failed\":\(c.failed)", "\"in_flight\":\(report.inFlight)", "\"stray\":\(c.stray)",
             "\"requests_per_s\":\(number(report.requestsPerSecond))",
         ]
         if c.ok > 0 {

@@ -7,18 +7,19 @@ public struct BenchCounts: Sendable, Equatable {
     public var sent = 0
     /// Replies that were exactly the request uppercased, settled in the measured window.
     public var ok = 0
-    /// Replies that were not (wrong bytes, wrong length, or naming another request).
+    /// Requests whose reply was not (wrong bytes or length) and named no earlier request.
     public var wrong = 0
     /// Requests unanswered within the timeout.
     public var lost = 0
-    /// Replies to requests already settled: late after a timeout, or duplicated.
+    /// Requests ended by a socket error: refused, reset, closed by the server (the client reconnects).
+    public var failed = 0
+    /// Replies that answer no request in flight: late after a timeout, duplicated, or unasked for.
+    /// Not requests, so not part of `sent`.
     public var stray = 0
-    /// Socket errors: refused, reset, closed by the server (the client then reconnects).
-    public var errors = 0
 
     mutating func add(_ other: BenchCounts) {
         sent += other.sent; ok += other.ok; wrong += other.wrong
-        lost += other.lost; stray += other.stray; errors += other.errors
+        lost += other.lost; stray += other.stray; failed += other.failed
     }
 }
 
@@ -49,7 +50,7 @@ public struct BenchReport: Sendable {
     }
 
     /// Every request was answered, right, and in time.
-    public var clean: Bool { counts.wrong == 0 && counts.lost == 0 && counts.errors == 0 }
+    public var clean: Bool { counts.wrong == 0 && counts.lost == 0 && counts.failed == 0 }
 }
 
 extension Duration {
