@@ -49,7 +49,7 @@ build_client
 mkdir -p "$OUT"
 LOADS="$OUT/loads.csv"; GENERATORS="$OUT/generators.csv"; YARDSTICK="$OUT/yardstick.csv"
 echo "server,mode,clients,rps,p50_us,p99_us,cpu_us_per_request,server_cpu_percent,others_percent,lost,wrong" >"$LOADS"
-echo "server,mode,generator,clients,rps,p50_us,p99_us,lost,wrong" >"$GENERATORS"
+echo "server,mode,generator,clients,rps,p50_us,p99_us,lost,wrong,cpu_us_per_request" >"$GENERATORS"
 echo "mode,client,count,ok,p50_us,p99_us,min_us" >"$YARDSTICK"
 {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -100,12 +100,18 @@ generators() {
     local name="$1" mode="$2" out line json
     out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c 64 -d "$DURATION" -w "$WARMUP" || true)"
     line="$(grep '^RESULT' <<<"$out" || true)"
-    echo "$name,$mode,loadgen,64,$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field lost "$line"),$(field errors "$line")" | tee -a "$GENERATORS"
+    # The generator's own CPU time per request (over warm-up and measurement) is the steadier
+    # comparison on a busy machine: it does not depend on how much of its core each one got.
+    echo "$name,$mode,loadgen,64,$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field lost "$line"),$(field errors "$line"),$(
+        awk -v c="$(field cpu_s "$line")" -v r="$(field rps "$line")" -v t="$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print d + w }')" \
+            'BEGIN { if (r > 0) printf "%.2f", 1e6 * c / (r * t) }')" | tee -a "$GENERATORS"
     json="$(taskset -c "$LOAD_CPU" "$NETREPL" bench "--$mode" --clients 64 --duration "$DURATION" --warmup "$WARMUP" --json 127.0.0.1 "$SERVER_PORT" || true)"
     python3 -c '
 import json, sys
 r = json.loads(sys.argv[1]); l = r["latency_us"] or {}
-print("%s,%s,netrepl-bench,64,%.0f,%s,%s,%d,%d" % (sys.argv[2], sys.argv[3], r["requests_per_s"], l.get("p50", ""), l.get("p99", ""), r["lost"], r["wrong"]))
+seconds = r["duration_s"] + r["warmup_s"]
+per = "%.2f" % (1e6 * r["cpu_s"] / (r["requests_per_s"] * seconds)) if r["requests_per_s"] else ""
+print("%s,%s,netrepl-bench,64,%.0f,%s,%s,%d,%d,%s" % (sys.argv[2], sys.argv[3], r["requests_per_s"], l.get("p50", ""), l.get("p99", ""), r["lost"], r["wrong"], per))
 ' "$json" "$name" "$mode" | tee -a "$GENERATORS"
 }
 
