@@ -70,11 +70,19 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The load generator behind `netrepl bench`: plain sockets and its own threads, independent
+        // of the interactive client's transports.
+        // epoll and timerfd, which Glibc's module does not export; only NetREPLBench imports it.
+        .systemLibrary(name: "CLinuxEvents"),
+        .target(
+            name: "NetREPLBench",
+            dependencies: ["CLinuxEvents", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .plugin(name: "VersionFile", capability: .buildTool()),
         .executableTarget(
             name: "netrepl",
             dependencies: [
-                "NetREPLCore", "NetREPLTransport", "LineEditing", "NetREPLServer", "CommandLineOptions",
+                "NetREPLCore", "NetREPLTransport", "LineEditing", "NetREPLServer", "CommandLineOptions", "NetREPLBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -10,14 +10,10 @@
 #        CONNECTIONS=10000 HOLD=5                  (environment, the defaults)
 # The load generator raises its own soft RLIMIT_NOFILE to the hard limit; the
 # server raises its own. The hard limit must allow CONNECTIONS plus a few.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
+. "$(dirname "$0")/lib.sh"
 CONNECTIONS="${CONNECTIONS:-10000}"
 HOLD="${HOLD:-5}"
 SERVER="${SERVER:-swift}"
-. "$ROOT/Benchmarks/lib.sh"
 
 hard="$(ulimit -Hn)"
 if [ "$hard" != unlimited ] && [ "$hard" -lt $((CONNECTIONS + 16)) ]; then
@@ -26,9 +22,6 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((CONNECTIONS + 16)) ]; then
 fi
 
 build_c
-LOGS="$(mktemp -d)"
-# Only ever signal the PIDs this script started (an empty PID would make kill hit the whole group).
-trap 'kill_if_set "${SERVER_PID:-}"; kill_if_set "${LOADGEN_PID:-}"; rm -rf "$LOGS"' EXIT
 case "$SERVER" in
 c) start_server "$LOGS/server.out" "$BIN/c-epoll-server" -h 127.0.0.1 -p 0; name=c-epoll-server ;;
 swift) build_swift; start_server "$LOGS/server.out" "$SWIFT_SERVER" --host 127.0.0.1 --port 0; name=netrepl-server ;;
@@ -45,6 +38,7 @@ echo "before: VmRSS $rss_before KiB, $fds_before open files"
 
 "$BIN/loadgen" -p "$SERVER_PORT" -m conn -c "$CONNECTIONS" -H "$HOLD" >"$LOGS/loadgen.out" &
 LOADGEN_PID=$!
+started "$LOADGEN_PID"
 for _ in $(seq 1 1200); do
     grep -q '^RESULT' "$LOGS/loadgen.out" && break
     kill -0 "$LOADGEN_PID" 2>/dev/null || break
@@ -56,7 +50,7 @@ fds_held="$(ls "/proc/$SERVER_PID/fd" | wc -l)"
 sock_held="$(sockmem)"
 status=0
 wait "$LOADGEN_PID" || status=$?
-LOADGEN_PID=
+forget "$LOADGEN_PID"
 grep -v '^RESULT' "$LOGS/loadgen.out"
 echo "held:   VmRSS $rss_held KiB, $fds_held open files; kernel TCP buffers (all sockets) $sock_held KiB"
 # Give the server a moment to see the FINs and free what it held.

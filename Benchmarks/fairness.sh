@@ -6,21 +6,14 @@
 # netrepl-server with its default flags.
 #
 # Usage: Benchmarks/fairness.sh          environment: CLIENTS=200 DURATION=10 WARMUP=2 SKIP_SWIFT=1
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
+. "$(dirname "$0")/lib.sh"
 CLIENTS="${CLIENTS:-200}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
-. "$ROOT/Benchmarks/lib.sh"
 
-[ "$(nproc)" -ge 2 ] || { echo "fairness: needs at least 2 CPUs (server and load on separate cores)" >&2; exit 1; }
+need_two_cpus
 build_c
 [ "${SKIP_SWIFT:-0}" = 1 ] || build_swift
-LOGS="$(mktemp -d)"
-SERVER_PID=
-trap 'kill_if_set "${SERVER_PID:-}"; rm -rf "$LOGS"' EXIT
 
 echo "== machine"
 machine_facts
@@ -35,6 +28,5 @@ for name in c-epoll netrepl-server; do
     echo "# $name, load average before: $(load_avg)"
     taskset -c 1 "$BIN/loadgen" -p "$SERVER_PORT" -m flood -c "$CLIENTS" -d "$DURATION" -w "$WARMUP" | grep -v '^RESULT' || true
     stop_server
-    SERVER_PID=
     echo "# $name said: $(tail -1 "$LOGS/$name.out")"
 done

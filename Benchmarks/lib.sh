@@ -1,10 +1,43 @@
-# Shared by run.sh and connections.sh: building the peers and starting/stopping a server.
-# Sourced, not run. Expects ROOT (the repository) and BIN (Benchmarks/bin) to be set.
+# The prologue and helpers every script in Benchmarks/ shares: strict mode, ROOT and BIN, a LOGS
+# directory removed at exit, building the peers, starting and stopping servers (each one started
+# is stopped at exit, and only those), and reading /proc. Sourced, not run:
+#     . "$(dirname "$0")/lib.sh"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/Benchmarks/bin"
+SCRIPT="$(basename "$0" .sh)"
+# KEEP=dir keeps the logs (and perf data) there instead of a temporary directory.
+LOGS="${KEEP:-$(mktemp -d)}"
+mkdir -p "$LOGS"
+STARTED_PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do kill_if_set "$pid"; done
+    [ -n "${KEEP:-}" ] || rm -rf "$LOGS"
+}
+trap cleanup EXIT
+
+# started PID: stop it at exit unless it was stopped before.
+started() { STARTED_PIDS+=("$1"); }
+
+# forget PID: it has been stopped and waited for; its number may be reused by someone else's process.
+forget() {
+    local pid kept=()
+    for pid in "${STARTED_PIDS[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    STARTED_PIDS=("${kept[@]}")
+}
+
+need_two_cpus() {
+    [ "$(nproc)" -ge 2 ] || { echo "$SCRIPT: needs at least 2 CPUs (server and load generator on separate cores)" >&2; exit 1; }
+}
 
 build_c() {
     mkdir -p "$BIN"
     cc -O2 -Wall -o "$BIN/c-epoll-server" "$ROOT/Benchmarks/c-epoll-server/server.c"
     cc -O2 -Wall -pthread -o "$BIN/loadgen" "$ROOT/Benchmarks/loadgen/loadgen.c"
+    cc -O2 -Wall -o "$BIN/pingpong" "$ROOT/Benchmarks/pingpong/pingpong.c"
 }
 
 # Release build in its own scratch path, so it never fights the debug builds
@@ -12,39 +45,57 @@ build_c() {
 # SWIFT_SERVER set: measure that binary (an older build, say) instead of building this checkout.
 build_swift() {
     if [ -n "${SWIFT_SERVER:-}" ]; then
-        [ -x "$SWIFT_SERVER" ] || { echo "run: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
+        [ -x "$SWIFT_SERVER" ] || { echo "$SCRIPT: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
         return 0
     fi
     (cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench >&2)
     SWIFT_SERVER="$(cd "$ROOT" && swift build -c release --product netrepl-server --scratch-path .build-bench --show-bin-path)/netrepl-server"
-    [ -x "$SWIFT_SERVER" ] || { echo "run: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
+    [ -x "$SWIFT_SERVER" ] || { echo "$SCRIPT: no netrepl-server binary at $SWIFT_SERVER" >&2; exit 1; }
+}
+
+# The netrepl client (for `netrepl bench` and the paced yardstick run), release, beside the server.
+# NETREPL set: use that binary instead.
+build_client() {
+    if [ -n "${NETREPL:-}" ]; then
+        [ -x "$NETREPL" ] || { echo "$SCRIPT: no netrepl binary at $NETREPL" >&2; exit 1; }
+        return 0
+    fi
+    (cd "$ROOT" && swift build -c release --product netrepl --scratch-path .build-bench >&2)
+    NETREPL="$(cd "$ROOT" && swift build -c release --product netrepl --scratch-path .build-bench --show-bin-path)/netrepl"
+    [ -x "$NETREPL" ] || { echo "$SCRIPT: no netrepl binary at $NETREPL" >&2; exit 1; }
 }
 
 # start_server LOGFILE CMD... : starts CMD in the background, waits for its
-# "ready, udp and tcp on ADDR:PORT" line, sets SERVER_PID and SERVER_PORT.
+# "ready, udp and tcp on ADDR:PORT" line (or "ready, udp on" / "ready, tcp on" for the
+# one-protocol peers), sets SERVER_PID and SERVER_PORT.
 start_server() {
     local log="$1"; shift
     "$@" >"$log" 2>"$log.stderr" &
     SERVER_PID=$!
+    started "$SERVER_PID"
     local i
     for i in $(seq 1 200); do
-        if grep -q 'ready, udp and tcp on' "$log" 2>/dev/null; then
-            SERVER_PORT="$(sed -n 's/.*ready, udp and tcp on .*:\([0-9][0-9]*\)$/\1/p' "$log" | head -1)"
+        if grep -q 'ready, [a-z ]* on ' "$log" 2>/dev/null; then
+            SERVER_PORT="$(sed -n 's/.*ready, [a-z ]* on .*:\([0-9][0-9]*\)$/\1/p' "$log" | head -1)"
             return 0
         fi
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
-    echo "run: server did not print its ready line: $*" >&2
+    echo "$SCRIPT: server did not print its ready line: $*" >&2
     cat "$log" "$log.stderr" >&2
     kill_if_set "$SERVER_PID"
     exit 1
 }
 
+# stop_server [PID]: SIGTERM to the server (default: the last started), wait for it, forget it.
 stop_server() {
-    kill_if_set "${SERVER_PID:-}"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
+    local pid="${1:-${SERVER_PID:-}}"
+    [ -n "$pid" ] || return 0
+    kill_if_set "$pid"
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+    [ "$pid" != "${SERVER_PID:-}" ] || SERVER_PID=
 }
 
 # SIGTERM to one PID we started; never to an empty or zero PID (kill 0 means the whole group).

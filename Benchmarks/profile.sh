@@ -10,23 +10,15 @@
 #
 # Usage: Benchmarks/profile.sh     environment: DURATION=5 CLIENTS=64 TOP=25 SWIFT_SERVER=path
 #                                  SWIFT_ARGS="" KEEP=dir (keep perf.data files there)
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
+. "$(dirname "$0")/lib.sh"
 DURATION="${DURATION:-5}"
 CLIENTS="${CLIENTS:-64}"
 TOP="${TOP:-25}"
 SWIFT_ARGS="${SWIFT_ARGS:-}"
-. "$ROOT/Benchmarks/lib.sh"
 
 command -v perf >/dev/null || { echo "profile: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 build_c
 build_swift
-LOGS="${KEEP:-$(mktemp -d)}"
-mkdir -p "$LOGS"
-SERVER_PID=
-trap 'kill_if_set "${SERVER_PID:-}"; [ -n "${KEEP:-}" ] || rm -rf "$LOGS"' EXIT
 TICK="$(getconf CLK_TCK)"
 
 echo "netrepl-server: $SWIFT_SERVER $SWIFT_ARGS; load average $(load_avg)"

@@ -15,10 +15,7 @@
 #   environment: DURATION=10 WARMUP=2 CLIENTS=64 ROUNDS=2 WAIT_QUIET=1 QUIET_IDLE=85
 #                QUIET_TIMEOUT=300 SWIFT_ARGS="" SWIFT_ARGS2="--threads 1" (SWIFT_ARGS2=none: one row)
 #                SKIP_SWIFT=1 (C only)
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
+. "$(dirname "$0")/lib.sh"
 DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-64}"
 ROUNDS="${ROUNDS:-2}"
@@ -27,9 +24,8 @@ SWIFT_ARGS="${SWIFT_ARGS:-}"
 SWIFT_ARGS2="${SWIFT_ARGS2:---threads 1}"
 SERVER_CPU=0
 LOAD_CPU=1
-. "$ROOT/Benchmarks/lib.sh"
 
-[ "$(nproc)" -ge 2 ] || { echo "run: needs at least 2 CPUs (server and load generator on separate cores)" >&2; exit 1; }
+need_two_cpus
 
 echo "building the C peers" >&2
 build_c
@@ -38,9 +34,7 @@ if [ "${SKIP_SWIFT:-0}" != 1 ]; then
     build_swift
 fi
 
-LOGS="$(mktemp -d)"
 C_PID=; SWIFT_PID=; SWIFT2_PID=
-trap 'kill_if_set "$C_PID"; kill_if_set "$SWIFT_PID"; kill_if_set "$SWIFT2_PID"; rm -rf "$LOGS"' EXIT
 TICK="$(getconf CLK_TCK)"
 declare -A RPS CPU_US OTHERS PID PORT
 
@@ -114,15 +108,15 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "# round $round, load average after: $(load_avg)"
 done
 
-kill_if_set "$C_PID"; wait "$C_PID" 2>/dev/null || true
+stop_server "$C_PID"
 echo "c-epoll-server said: $(tail -1 "$LOGS/c.out")"
 C_PID=
 if [ "${SKIP_SWIFT:-0}" != 1 ]; then
-    kill_if_set "$SWIFT_PID"; wait "$SWIFT_PID" 2>/dev/null || true
+    stop_server "$SWIFT_PID"
     echo "netrepl-server said: $(tail -1 "$LOGS/swift.out")"
     SWIFT_PID=
     if [ -n "$SWIFT2_PID" ]; then
-        kill_if_set "$SWIFT2_PID"; wait "$SWIFT2_PID" 2>/dev/null || true
+        stop_server "$SWIFT2_PID"
         echo "netrepl-srv-t1 said: $(tail -1 "$LOGS/swift2.out")"
         SWIFT2_PID=
     fi

@@ -14,6 +14,10 @@
  *   -m udp|tcp   closed loop for -d seconds after -w seconds of warm-up
  *   -m conn      open -c TCP connections, send one line on each, verify every
  *                reply, hold them all open for -H seconds, then close
+ *   -m once      one request per connection, as the textbook TCP client does: each of -c
+ *                clients (a thread each, at most 64) connects, sends a line, reads the
+ *                whole reply, checks it and closes, then starts over; latency includes
+ *                the connect
  *   -m flood     fairness: -c TCP clients stream 16 KiB blocks as fast as the
  *                server takes them (reading and discarding the replies) and one
  *                UDP client per ten keeps 16 datagrams in flight; meanwhile a probe,
@@ -77,6 +81,22 @@ static void hist_add(struct hist *h, uint64_t ns)
     if (ns > h->max) h->max = ns;
 }
 
+static void hist_merge(struct hist *into, const struct hist *from)
+{
+    for (int i = 0; i < NBUCKETS; i++) into->b[i] += from->b[i];
+    into->count += from->count;
+    if (from->max > into->max) into->max = from->max;
+}
+
+/* This process's CPU time (user + system), so a caller can tell our load from other processes'. */
+static double own_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static double hist_pct(const struct hist *h, double p)
 {
     if (!h->count) return 0;
@@ -90,7 +110,7 @@ static double hist_pct(const struct hist *h, double p)
 }
 
 /* ---- shared configuration ---- */
-static enum { M_UDP, M_TCP, M_CONN, M_FLOOD } mode = M_UDP;
+static enum { M_UDP, M_TCP, M_CONN, M_FLOOD, M_ONCE } mode = M_UDP;
 static int port, nclients = 64, nthreads = 1, size = 32;
 static double seconds = 10, warmup = 1, hold = 0;
 static struct sockaddr_in server;
@@ -268,9 +288,7 @@ static int run_loop(void)
     uint64_t lost = 0, late = 0, errors = 0;
     for (int t = 0; t < nthreads; t++) {
         pthread_join(workers[t].thread, NULL);
-        for (int i = 0; i < NBUCKETS; i++) all.b[i] += workers[t].h.b[i];
-        all.count += workers[t].h.count;
-        if (workers[t].h.max > all.max) all.max = workers[t].h.max;
+        hist_merge(&all, &workers[t].h);
         lost += workers[t].lost;
         late += workers[t].late;
         errors += workers[t].errors;
@@ -285,11 +303,7 @@ static int run_loop(void)
            (unsigned long long)all.count, rps, p50, p99, max);
     printf("loadgen: %llu lost, %llu late, %llu wrong replies\n",
            (unsigned long long)lost, (unsigned long long)late, (unsigned long long)errors);
-    /* Our own CPU time, so the caller can tell load from us apart from other processes'. */
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double cpu_s = own_cpu_seconds();
     printf("RESULT mode=%s clients=%d seconds=%.1f requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f lost=%llu late=%llu errors=%llu cpu_s=%.2f\n",
            name, nclients, seconds, (unsigned long long)all.count, rps, p50, p99, max,
            (unsigned long long)lost, (unsigned long long)late, (unsigned long long)errors, cpu_s);
@@ -521,10 +535,88 @@ static int run_flood(void)
     return tcp_failed || udp_lost ? 1 : 0;
 }
 
+/* ---- -m once: one request per TCP connection ---- */
+struct once_worker {
+    int id;
+    int64_t measure_from, end;
+    struct hist h;
+    uint64_t errors, failed;
+    pthread_t thread;
+};
+
+static void *run_once_worker(void *arg)
+{
+    struct once_worker *w = arg;
+    char line[MAX_SIZE], expect[MAX_SIZE], reply[MAX_SIZE];
+    uint32_t seq = 0;
+    for (;;) {
+        int64_t t0 = now_ns();
+        if (t0 >= w->end) break;
+        make_line(line, w->id, ++seq);
+        memcpy(expect, line, (size_t)size);
+        upper_ascii(expect, size);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) fatal("cannot create socket");
+        int got = 0;
+        if (connect(fd, (struct sockaddr *)&server, sizeof server) == 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            struct timeval tv = { .tv_sec = 1 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (send(fd, line, (size_t)size, MSG_NOSIGNAL) == size) {
+                while (got < size) {
+                    ssize_t r = recv(fd, reply + got, (size_t)(size - got), 0);
+                    if (r <= 0) break;
+                    got += (int)r;
+                }
+            }
+        }
+        close(fd);
+        int64_t done = now_ns();
+        if (done < w->measure_from || done >= w->end) continue;
+        if (got != size) w->failed++;
+        else if (memcmp(reply, expect, (size_t)size)) w->errors++;
+        else hist_add(&w->h, (uint64_t)(done - t0));
+    }
+    return NULL;
+}
+
+static int run_once(void)
+{
+    struct once_worker *workers = calloc((size_t)nclients, sizeof *workers);
+    if (!workers) fatal("out of memory");
+    int64_t start = now_ns();
+    int64_t measure_from = start + (int64_t)(warmup * 1e9);
+    int64_t end = measure_from + (int64_t)(seconds * 1e9);
+    for (int i = 0; i < nclients; i++) {
+        workers[i].id = i;
+        workers[i].measure_from = measure_from;
+        workers[i].end = end;
+        if (pthread_create(&workers[i].thread, NULL, run_once_worker, &workers[i]) != 0) fatal("cannot start thread");
+    }
+    static struct hist all;
+    uint64_t errors = 0, failed = 0;
+    for (int i = 0; i < nclients; i++) {
+        pthread_join(workers[i].thread, NULL);
+        hist_merge(&all, &workers[i].h);
+        errors += workers[i].errors;
+        failed += workers[i].failed;
+    }
+    double rps = (double)all.count / seconds;
+    printf("loadgen: one request per tcp connection, %d clients, %.0f requests/s, latency (connect included) p50 %.1f us, p99 %.1f us; %llu failed, %llu wrong\n",
+           nclients, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
+           (unsigned long long)failed, (unsigned long long)errors);
+    double cpu_s = own_cpu_seconds();
+    printf("RESULT mode=once clients=%d seconds=%.1f requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f lost=%llu late=0 errors=%llu cpu_s=%.2f\n",
+           nclients, seconds, (unsigned long long)all.count, rps, hist_pct(&all, 50) / 1e3, hist_pct(&all, 99) / 1e3,
+           (double)all.max / 1e3, (unsigned long long)failed, (unsigned long long)errors, cpu_s);
+    return errors ? 1 : 0;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s -p PORT [-m udp|tcp|conn|flood] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
+            "usage: %s -p PORT [-m udp|tcp|conn|flood|once] [-c CLIENTS] [-d SECONDS] [-w WARMUP] [-t THREADS] [-s BYTES] [-H HOLD]\n"
             "  talks to 127.0.0.1 only; defaults: -m udp -c 64 -d 10 -w 1 -t 1 -s 32 -H 0\n",
             argv0);
     exit(64);
@@ -541,6 +633,7 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "tcp")) mode = M_TCP;
             else if (!strcmp(optarg, "conn")) mode = M_CONN;
             else if (!strcmp(optarg, "flood")) mode = M_FLOOD;
+            else if (!strcmp(optarg, "once")) mode = M_ONCE;
             else usage(argv[0]);
             break;
         case 'c': nclients = atoi(optarg); break;
@@ -554,7 +647,7 @@ int main(int argc, char **argv)
     }
     if (port < 1 || port > 65535 || nclients < 1 || nclients > MAX_CLIENTS || seconds <= 0 ||
         seconds > MAX_SECONDS || warmup < 0 || warmup > MAX_SECONDS || nthreads < 1 || nthreads > 2 ||
-        nthreads > nclients || size < 32 || size > MAX_SIZE || hold < 0 || hold > MAX_SECONDS)
+        nthreads > nclients || (mode == M_ONCE && nclients > 64) || size < 32 || size > MAX_SIZE || hold < 0 || hold > MAX_SECONDS)
         usage(argv[0]);
 
     struct rlimit rl;
@@ -566,5 +659,5 @@ int main(int argc, char **argv)
     server.sin_family = AF_INET;
     server.sin_port = htons((uint16_t)port);
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return mode == M_CONN ? run_conn() : mode == M_FLOOD ? run_flood() : run_loop();
+    return mode == M_CONN ? run_conn() : mode == M_FLOOD ? run_flood() : mode == M_ONCE ? run_once() : run_loop();
 }

@@ -32,7 +32,8 @@ struct NetREPLCommand: ParsableCommand {
             is given; :tcp and :udp switch during the session, :help lists the commands. When standard \
             input is not a terminal, each line read gives one reply line on standard output and \
             round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
-            when some were lost or failed, 2 for usage and connection errors.
+            when some were lost or failed, 2 for usage and connection errors. `netrepl bench --help` \
+            describes the load generator.
             """,
         version: netreplVersion
     )
@@ -168,13 +169,26 @@ struct NetREPLCommand: ParsableCommand {
     }
 
     /// Parses and runs; usage errors exit 2 (the documented status), not ArgumentParser's 64.
+    /// `bench` as the first word selects the load generator. It is dispatched here rather than as
+    /// an ArgumentParser subcommand, which would let the root's HOST argument swallow the word
+    /// and add a `help` subcommand that shadows a host called help; `netrepl -- bench` still
+    /// reaches a host named bench.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "bench" {
+            run(BenchCommand.self, Array(arguments.dropFirst()))
+        }
+        run(Self.self, arguments)
+    }
+
+    private static func run<Command: ParsableCommand>(_ type: Command.Type, _ arguments: [String]) -> Never {
         do {
-            var command = try parse()
+            var command = try type.parse(arguments)
             try command.run()
+            Glibc.exit(0)
         } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
+            let code = type.exitCode(for: error)
+            let message = type.fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { print(message) }
                 Glibc.exit(0)

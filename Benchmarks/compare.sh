@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# netrepl-server against its peers, netrepl bench against the C load generator, and netrepl's
+# round-trip times against a minimal C ping-pong client (issue 13). Writes CSV results, then
+# docs/BENCHMARKS.md and its PNG plots (Benchmarks/report.py) from them.
+#
+# Servers, each pinned to CPU 0 with all load on CPU 1, started and stopped here:
+#   textbook-udp, textbook-tcp  the textbook's Python programs (Benchmarks/peers/textbook_*.py);
+#                               the TCP one serves one connection at a time, one request each
+#   asyncio                     a Python asyncio UDP+TCP server (Benchmarks/peers/asyncio_server.py)
+#   c-epoll                     the minimal C epoll server (Benchmarks/c-epoll-server)
+#   netrepl-server              this repository's server, release build, default flags
+# Figures:
+#   requests/s, p50/p99 and server CPU per request at 1, 8 and 64 closed-loop clients, UDP and
+#   TCP (loadgen); the one-request-per-connection rate (loadgen -m once); netrepl bench's
+#   requests/s beside loadgen's against the same servers; the yardstick: pingpong's p50 and
+#   netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server.
+#
+# Usage: Benchmarks/compare.sh            about 3 minutes plus the release build
+#        QUICK=1 Benchmarks/compare.sh    smoke run: short runs, 1 and 8 clients, docs untouched
+#   environment: DURATION (s per run, 3; QUICK 0.5), WARMUP (1; QUICK 0.3), PINGS (1000; QUICK 100),
+#                INTERVAL_US (2000), OUT (results directory, Benchmarks/results), NETREPL,
+#                SWIFT_SERVER (binaries to use instead of building), DOCS=0 (do not rewrite the docs)
+. "$(dirname "$0")/lib.sh"
+need_two_cpus
+
+QUICK="${QUICK:-0}"
+if [ "$QUICK" = 1 ]; then
+    DURATION="${DURATION:-0.5}"; WARMUP="${WARMUP:-0.3}"; PINGS="${PINGS:-100}"; COUNTS="1 8"; DOCS="${DOCS:-0}"
+else
+    DURATION="${DURATION:-3}"; WARMUP="${WARMUP:-1}"; PINGS="${PINGS:-1000}"; COUNTS="1 8 64"; DOCS="${DOCS:-1}"
+fi
+INTERVAL_US="${INTERVAL_US:-2000}"
+OUT="${OUT:-$ROOT/Benchmarks/results}"
+SERVER_CPU=0
+LOAD_CPU=1
+TICK="$(getconf CLK_TCK)"
+COMMAND=Benchmarks/compare.sh
+[ "$QUICK" != 1 ] || COMMAND="QUICK=1 $COMMAND"
+
+"$ROOT/scripts/ensure-packages" python3 python3-matplotlib util-linux
+# Debian's matplotlib belongs to Debian's interpreter, whatever python3 comes first on PATH.
+PLOT_PYTHON=/usr/bin/python3
+echo "building the C peers" >&2
+build_c
+echo "building netrepl-server and netrepl (release, .build-bench)" >&2
+build_swift
+build_client
+
+mkdir -p "$OUT"
+LOADS="$OUT/loads.csv"; GENERATORS="$OUT/generators.csv"; YARDSTICK="$OUT/yardstick.csv"
+echo "server,mode,clients,rps,p50_us,p99_us,cpu_us_per_request,server_cpu_percent,others_percent,lost,wrong" >"$LOADS"
+echo "server,mode,generator,clients,rps,p50_us,p99_us,lost,wrong,cpu_us_per_request" >"$GENERATORS"
+echo "mode,client,count,ok,p50_us,p99_us,min_us" >"$YARDSTICK"
+{
+    echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+    machine_facts
+    echo "load:    $(load_avg) (load average at the start)"
+    echo "command: $COMMAND"
+    echo "runs:    ${DURATION} s measured after ${WARMUP} s warm-up, 32-byte lines; servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
+} >"$OUT/machine.txt"
+cat "$OUT/machine.txt"
+
+# start NAME: starts one of the servers pinned to the server CPU; sets SERVER_PID and SERVER_PORT.
+start() {
+    case "$1" in
+    textbook-udp) start_server "$LOGS/$1.out" taskset -c "$SERVER_CPU" python3 -u "$ROOT/Benchmarks/peers/textbook_udp.py" 0 ;;
+    textbook-tcp) start_server "$LOGS/$1.out" taskset -c "$SERVER_CPU" python3 -u "$ROOT/Benchmarks/peers/textbook_tcp.py" 0 ;;
+    asyncio) start_server "$LOGS/$1.out" taskset -c "$SERVER_CPU" python3 -u "$ROOT/Benchmarks/peers/asyncio_server.py" 0 ;;
+    c-epoll) start_server "$LOGS/$1.out" taskset -c "$SERVER_CPU" "$BIN/c-epoll-server" -h 127.0.0.1 -p 0 ;;
+    netrepl-server) start_server "$LOGS/$1.out" taskset -c "$SERVER_CPU" "$SWIFT_SERVER" --host 127.0.0.1 --port 0 ;;
+    esac
+}
+
+# field NAME LINE: the value of NAME=... in a loadgen RESULT line.
+field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
+
+# load NAME MODE CLIENTS: one loadgen run against the running server; appends a row to loads.csv.
+load() {
+    local name="$1" mode="$2" clients="$3" before after m_before m_after out line rps
+    m_before="$(machine_ticks)"; before="$(cpu_ticks "$SERVER_PID")"
+    out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c "$clients" -d "$DURATION" -w "$WARMUP" || true)"
+    after="$(cpu_ticks "$SERVER_PID")"; m_after="$(machine_ticks)"
+    line="$(grep '^RESULT' <<<"$out" || true)"
+    [ -n "$line" ] || { echo "$SCRIPT: loadgen gave no result for $name $mode $clients: $out" >&2; return 0; }
+    rps="$(field rps "$line")"
+    awk -v n="$name" -v m="$mode" -v c="$clients" -v rps="$rps" -v p50="$(field p50_us "$line")" -v p99="$(field p99_us "$line")" \
+        -v t=$((after - before)) -v hz="$TICK" -v d="$DURATION" -v w="$WARMUP" -v a="$m_before" -v b="$m_after" \
+        -v lg="$(field cpu_s "$line")" -v lost="$(field lost "$line")" -v wrong="$(field errors "$line")" '
+        BEGIN {
+            split(a, x, " "); split(b, y, " "); total = y[2] - x[2]
+            others = (y[1] - x[1]) - t - lg * hz; if (others < 0) others = 0
+            printf "%s,%s,%d,%s,%s,%s,%s,%.0f,%.0f,%s,%s\n", n, m, c, rps, p50, p99,
+                (rps > 0 ? sprintf("%.2f", 1e6 * t / hz / (rps * (d + w))) : ""),
+                100 * t / hz / (d + w), (total > 0 ? 100 * others / total : 0), lost, wrong
+        }' | tee -a "$LOADS"
+}
+
+# generators NAME MODE: loadgen and netrepl bench, same clients and times, against the running server.
+generators() {
+    local name="$1" mode="$2" out line json
+    out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c 64 -d "$DURATION" -w "$WARMUP" || true)"
+    line="$(grep '^RESULT' <<<"$out" || true)"
+    # The generator's own CPU time per request (over warm-up and measurement) is the steadier
+    # comparison on a busy machine: it does not depend on how much of its core each one got.
+    echo "$name,$mode,loadgen,64,$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field lost "$line"),$(field errors "$line"),$(
+        awk -v c="$(field cpu_s "$line")" -v r="$(field rps "$line")" -v t="$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print d + w }')" \
+            'BEGIN { if (r > 0) printf "%.2f", 1e6 * c / (r * t) }')" | tee -a "$GENERATORS"
+    json="$(taskset -c "$LOAD_CPU" "$NETREPL" bench "--$mode" --clients 64 --duration "$DURATION" --warmup "$WARMUP" --json 127.0.0.1 "$SERVER_PORT" || true)"
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); l = r["latency_us"] or {}
+seconds = r["duration_s"] + r["warmup_s"]
+per = "%.2f" % (1e6 * r["cpu_s"] / (r["requests_per_s"] * seconds)) if r["requests_per_s"] else ""
+print("%s,%s,netrepl-bench,64,%.0f,%s,%s,%d,%d,%s" % (sys.argv[2], sys.argv[3], r["requests_per_s"], l.get("p50", ""), l.get("p99", ""), r["lost"], r["wrong"], per))
+' "$json" "$name" "$mode" | tee -a "$GENERATORS"
+}
+
+# yardstick MODE: pingpong, then netrepl with the same count of lines piped at the same pace,
+# against the running netrepl-server.
+yardstick() {
+    local mode="$1" line flag=""
+    line="$(taskset -c "$LOAD_CPU" "$BIN/pingpong" -p "$SERVER_PORT" -m "$mode" -n "$PINGS" -i "$INTERVAL_US" | grep '^RESULT' || true)"
+    echo "$mode,pingpong,$PINGS,$(field ok "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line")" | tee -a "$YARDSTICK"
+    [ "$mode" = tcp ] && flag=--tcp
+    # The pacer writes one 31-character line (32 bytes with the newline, as pingpong's) per interval.
+    taskset -c "$LOAD_CPU" python3 -c '
+import sys, time
+n, gap = int(sys.argv[1]), int(sys.argv[2]) / 1e6
+start = time.monotonic()
+for i in range(n + 20):
+    time.sleep(max(0, start + i * gap - time.monotonic()))
+    sys.stdout.write(("ping %d " % i).ljust(31, "x") + "\n"); sys.stdout.flush()
+' "$PINGS" "$INTERVAL_US" | taskset -c "$LOAD_CPU" "$NETREPL" --json -q $flag 127.0.0.1 "$SERVER_PORT" >"$LOGS/netrepl.json" || true
+    python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+rtts = [r.get("rtt_us") for r in rows if "rtt_us" in r][20:]   # the first 20 warm up, as in pingpong
+ok = sorted(r for r in rtts if r is not None)
+pick = lambda p: ok[int((len(ok) - 1) * p)] if ok else ""
+print("%s,netrepl,%d,%d,%s,%s,%s" % (sys.argv[2], len(rtts), len(ok), pick(0.5), pick(0.99), ok[0] if ok else ""))
+' "$LOGS/netrepl.json" "$mode" | tee -a "$YARDSTICK"
+}
+
+echo "== closed-loop load: server,mode,clients,req/s,p50 us,p99 us,CPU us/request,server CPU %,others %,lost,wrong"
+for name in textbook-udp asyncio c-epoll netrepl-server; do
+    [ "${WAIT_QUIET:-0}" = 0 ] || wait_quiet
+    start "$name"
+    modes="udp tcp"; [ "$name" = textbook-udp ] && modes=udp
+    for mode in $modes; do
+        for clients in $COUNTS; do load "$name" "$mode" "$clients"; done
+    done
+    if [ "$name" != textbook-udp ]; then load "$name" once 1; fi
+    if [ "$name" = c-epoll ] || [ "$name" = netrepl-server ]; then
+        for mode in udp tcp; do generators "$name" "$mode"; done
+    fi
+    if [ "$name" = netrepl-server ]; then
+        for mode in udp tcp; do yardstick "$mode"; done
+    fi
+    stop_server
+done
+start textbook-tcp
+load textbook-tcp once 1
+stop_server
+echo "load average at the end: $(load_avg)" | tee -a "$OUT/machine.txt"
+
+if [ "$DOCS" = 1 ]; then
+    "$PLOT_PYTHON" "$ROOT/Benchmarks/report.py" "$OUT" "$ROOT/docs"
+    echo "wrote docs/BENCHMARKS.md and docs/benchmarks/*.png"
+else
+    "$PLOT_PYTHON" "$ROOT/Benchmarks/report.py" "$OUT" "$OUT/docs"
+    echo "wrote $OUT/docs (DOCS=1 rewrites docs/BENCHMARKS.md)"
+fi
