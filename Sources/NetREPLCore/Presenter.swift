@@ -52,7 +52,7 @@ final class Presenter {
     // MARK: exchanges
 
     func show(_ exchange: Exchange, target: String) {
-        for event in exchange.events { show(event, exchange: exchange, target: target) }
+        for event in exchange.events { show(event, transport: exchange.transport, peer: exchange.peer, target: target) }
         if style.json {
             out.json(json(exchange, target: target))
             return
@@ -105,7 +105,9 @@ final class Presenter {
         return parts.joined(separator: " · ")
     }
 
-    private func show(_ event: TransportEvent, exchange: Exchange, target: String) {
+    /// Something a transport saw or did, shown when it happened (live) or before the outcome of
+    /// the line it came with (a script).
+    func show(_ event: TransportEvent, transport: TransportKind, peer: SocketAddress?, target: String) {
         switch event {
         case .connected(let peer, let took, let replacing):
             if let replacing {
@@ -114,17 +116,17 @@ final class Presenter {
                 meta("tcp: connected to \(peer) in \(formatMilliseconds(took))")
             }
         case .fellBack(let from, let to):
-            meta("\(exchange.transport.rawValue): nothing listening on \(from); trying \(to)")
+            meta("\(transport.rawValue): nothing listening on \(from); trying \(to)")
         case .late(let late):
             if style.json {
-                out.json(jsonLate(late, exchange: exchange, target: target))
+                out.json(jsonLate(late, transport: transport, peer: peer, target: target))
                 return
             }
             meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip)) (not the reply to this line): "
                  + String(decoding: late.bytes, as: UTF8.self))
         case .noise(let noise):
             if style.json {
-                out.json(jsonNoise(noise, exchange: exchange, target: target))
+                out.json(jsonNoise(noise, transport: transport, target: target))
                 return
             }
             var parts: [String] = []
@@ -132,7 +134,47 @@ final class Presenter {
             if noise.unexpected > 0 { parts.append("\(noise.unexpected) unexpected \(noise.unexpected == 1 ? "message" : "messages")") }
             let sample = noise.samples.first.map { ", first: " + String(decoding: $0, as: UTF8.self) } ?? ""
             meta("ignored \(parts.joined(separator: " and ")) from the server (\(noise.bytes) B, not the reply to any line)\(sample)")
+        case .unasked(let unasked):
+            for reply in unasked.replies {
+                if style.json {
+                    out.json(jsonUnasked(reply, transport: transport, peer: peer, target: target))
+                } else {
+                    meta("\(transport.rawValue) \(peer?.description ?? target) sent: " + String(decoding: reply, as: UTF8.self))
+                }
+            }
+            if unasked.dropped > 0 { moreFromServer(unasked.dropped, in: nil) }
+        case .connectionEnded(let peer, let end):
+            meta("\(transport.rawValue): \(describe(end)) (\(peer)); the next line reconnects")
+        case .unreachable(let peer):
+            meta("\(transport.rawValue): \(peer) answered an earlier line with ICMP port unreachable: nothing listens there now")
         }
+    }
+
+    /// Lines the server sent that were counted but not shown (a flood), over `window` if known.
+    func moreFromServer(_ count: Int, in window: Duration?) {
+        let lines = count == 1 ? "line" : "lines"
+        let when = window.map { $0 <= .seconds(1) ? " in the last second" : " in the last \(formatMilliseconds($0))" } ?? ""
+        meta("… \(grouped(count)) more \(lines) from the server\(when) (not shown)")
+    }
+
+    /// A line queued behind others on the persistent connection.
+    func queued(_ line: Line, ahead: Int) {
+        meta("queued \"\(excerpt(line.text))\" behind \(ahead) \(ahead == 1 ? "line" : "lines") waiting on the connection")
+    }
+
+    func unsent(_ line: Line) {
+        meta("not sent \"\(excerpt(line.text))\": it was queued when the wait was cancelled")
+    }
+
+    /// 9874 → "9,874".
+    func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
     }
 
     // MARK: wording of typed failures
@@ -250,11 +292,11 @@ final class Presenter {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    func jsonLate(_ late: LateReply, exchange e: Exchange, target: String) -> String {
+    func jsonLate(_ late: LateReply, transport: TransportKind, peer: SocketAddress?, target: String) -> String {
         let fields = [
-            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"transport\":" + jsonString(transport.rawValue),
             "\"target\":" + jsonString(target),
-            "\"peer\":" + jsonString(e.peer?.description ?? ""),
+            "\"peer\":" + jsonString(peer?.description ?? ""),
             "\"line\":" + jsonString(late.line.text),
             jsonReplyFields(late.bytes),
             "\"rtt_us\":" + micros(late.roundTrip),
@@ -264,9 +306,21 @@ final class Presenter {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    func jsonNoise(_ noise: Noise, exchange e: Exchange, target: String) -> String {
+    func jsonUnasked(_ bytes: [UInt8], transport: TransportKind, peer: SocketAddress?, target: String) -> String {
         let fields = [
-            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"transport\":" + jsonString(transport.rawValue),
+            "\"target\":" + jsonString(target),
+            "\"peer\":" + jsonString(peer?.description ?? ""),
+            jsonReplyFields(bytes),
+            "\"outcome\":\"unasked\"",
+            "\"bytes_received\":\(bytes.count)",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func jsonNoise(_ noise: Noise, transport: TransportKind, target: String) -> String {
+        let fields = [
+            "\"transport\":" + jsonString(transport.rawValue),
             "\"target\":" + jsonString(target),
             "\"outcome\":\"ignored\"",
             "\"duplicates\":\(noise.duplicates)",

@@ -1,5 +1,8 @@
 // The REPL loop and nothing else: read a line, run it as a command or send it on the current
-// transport, show the outcome, count it and record it; at the end, the ping-style summary.
+// transport, show the outcome, count it and record it; at the end, the ping-style summary. At a
+// terminal it is one event loop over the keyboard and every socket, so that what a server sends
+// is shown the moment it arrives, above the line being typed; in a script each line is run to
+// completion before the next, in the same order as ever.
 
 import Glibc
 import NetREPLProtocol
@@ -55,8 +58,18 @@ public final class Session: CommandContext {
     let presenter: Presenter
     private let interruptions: Interruptions
     private var addresses: [SocketAddress]
-    private var udp: UDPTransport?
-    private var tcp: TCPTransport?
+    /// Where lines go now.
+    private var transport: (any Transport)?
+    /// Transports replaced (by :udp, :tcp or :connect) while lines still waited on them: they are
+    /// serviced until those lines settle, then closed.
+    private var retired: [any Transport] = []
+    /// Lines submitted and not yet settled: what to record in the history when they do.
+    private var pending: [SubmissionID: Pending] = [:]
+    /// Noise counted and not yet shown: summed, and shown before the next outcome or once a second.
+    private var unshownNoise: (noise: Noise, transport: TransportKind, since: ContinuousClock.Instant)?
+    private var floodGate = FloodGate()
+    /// The terminal line and whether its prompt is up (only with a live line source).
+    private let terminal: TerminalLine
     private var quitting = false
     /// Ctrl-C presses in a row with no line between: the second at the prompt leaves.
     private var interruptsInARow = 0
@@ -72,7 +85,12 @@ public final class Session: CommandContext {
         self.interruptions = interruptions
         self.source = source
         self.history = history
-        let presenter = Presenter(style: configuration.style, out: out, err: err)
+        let live = configuration.style.interactive ? source as? LiveLineSource : nil
+        let terminal = TerminalLine(source: live)
+        self.terminal = terminal
+        let presenter = Presenter(style: configuration.style,
+                                  out: terminal.sink(out, isTerminal: configuration.style.stdoutIsTerminal),
+                                  err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
         self.presenter = presenter
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
@@ -102,6 +120,19 @@ public final class Session: CommandContext {
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         for warning in history.takeWarnings() { presenter.warning(warning) }
+        if let live = terminal.source {
+            runLive(live)
+        } else {
+            runToCompletion()
+        }
+        // Close before the caller stops an embedded server, which would otherwise wait for us.
+        closeTransports()
+        printSummary()
+        return exitStatus
+    }
+
+    /// Scripts, pipes and `-c`: one line at a time, each waited for before the next is read.
+    private func runToCompletion() {
         loop: while !quitting && endedBy == nil && !presenter.outputClosed {
             switch source.readLine(prompt: prompt) {
             case .line(let line):
@@ -117,15 +148,178 @@ public final class Session: CommandContext {
                 endedBy = signal
             }
         }
-        // Close before the caller stops an embedded server, which would otherwise wait for us.
-        closeTransports()
-        printSummary()
-        return exitStatus
+    }
+
+    /// A terminal: one wait over the keyboard and every socket. Lines are sent the moment Enter
+    /// is pressed, and everything that happens is shown as it happens, above the prompt.
+    private func runLive(_ live: LiveLineSource) {
+        var shownPrompt = prompt
+        terminal.show(prompt: shownPrompt)
+        var endOfInput = false
+        while !quitting && endedBy == nil && !endOfInput && !presenter.outputClosed {
+            let ready = Poller.wait([PollInterest(descriptor: live.inputDescriptor)] + transports.flatMap(\.interests), until: nextDeadline)
+            serviceTransports(ready: ready)
+            for input in live.service() {
+                guard !quitting && endedBy == nil && !endOfInput else { break }
+                switch input {
+                case .line(let line):
+                    interruptsInARow = 0
+                    handle(line)
+                case .interrupted:
+                    interrupted()
+                case .endOfInput:
+                    endOfInput = true
+                case .terminated(let signal):
+                    endedBy = signal
+                }
+            }
+            if let signal = interruptions.take() {
+                if signal == SIGINT { interrupted() } else { endedBy = signal }
+            }
+            serviceClock()
+            if shownPrompt != prompt && !quitting && endedBy == nil && !endOfInput {
+                shownPrompt = prompt
+                terminal.show(prompt: shownPrompt)
+            }
+        }
+        terminal.hide()
+        if endedBy == nil && waiting > 0 { awaitTheRest() }
+    }
+
+    /// Ctrl-C at the prompt: cancels what waits, or with nothing waiting counts towards leaving.
+    private func interrupted() {
+        if waiting > 0 {
+            for transport in transports { transport.cancelWaiting(signal: SIGINT) }
+            takeNotices()
+            interruptsInARow = 1
+            return
+        }
+        interruptsInARow += 1
+        if interruptsInARow >= 2 {
+            quitting = true
+        } else {
+            presenter.meta("(Ctrl-C again or Ctrl-D leaves)")
+        }
+    }
+
+    /// After Ctrl-D or :quit with lines still waiting: each gets until its deadline (Ctrl-C stops
+    /// waiting), so that the summary counts what came.
+    private func awaitTheRest() {
+        let count = waiting
+        presenter.meta("waiting for \(count) \(count == 1 ? "line" : "lines") sent and not yet answered, at most until \(count == 1 ? "its" : "their") timeout; Ctrl-C stops waiting")
+        while waiting > 0 && endedBy == nil && !presenter.outputClosed {
+            if let signal = interruptions.take() {
+                for transport in transports { transport.cancelWaiting(signal: signal) }
+                takeNotices()
+                if signal != SIGINT { endedBy = signal }
+                break
+            }
+            serviceTransports(ready: Poller.wait(transports.flatMap(\.interests), until: nextDeadline))
+            serviceClock()
+        }
+        flushNoise()
+        flushFlood(force: true)
+    }
+
+    private var transports: [any Transport] { (transport.map { [$0] } ?? []) + retired }
+
+    /// Lines sent on any transport and not yet settled.
+    private var waiting: Int { transports.reduce(0) { $0 + $1.waiting } }
+
+    private var nextDeadline: ContinuousClock.Instant? {
+        (transports.compactMap(\.nextDeadline) + [floodGate.flushAt, unshownNoise.map { $0.since + FloodGate.window }].compactMap { $0 }).min()
+    }
+
+    private func serviceTransports(ready: Set<Int32>) {
+        for transport in transports { transport.service(ready: ready) }
+        takeNotices()
+    }
+
+    /// Shows what was held back for a while (noise, a flood) once its second is over.
+    private func serviceClock() {
+        if let unshown = unshownNoise, ContinuousClock.now >= unshown.since + FloodGate.window { flushNoise() }
+        flushFlood(force: false)
+    }
+
+    private func flushFlood(force: Bool) {
+        if let (count, window) = floodGate.takeHeld(force: force) { presenter.moreFromServer(count, in: window) }
+    }
+
+    /// Shows the notices of every transport, in the order each happened; retires transports
+    /// with nothing left waiting.
+    private func takeNotices() {
+        for transport in transports {
+            for notice in transport.takeNotices() { show(notice, from: transport) }
+        }
+        retired.removeAll { old in
+            guard old.waiting == 0 else { return false }
+            old.close()
+            return true
+        }
+    }
+
+    private func show(_ notice: TransportNotice, from transport: any Transport) {
+        switch notice {
+        case .event(let event):
+            statistics[transport.kind].record(event)
+            switch event {
+            case .noise(let noise):
+                // Summed and shown before the next outcome, or after a second at the prompt.
+                if var unshown = unshownNoise {
+                    unshown.noise.merge(noise)
+                    unshownNoise = unshown
+                } else {
+                    unshownNoise = (noise, transport.kind, .now)
+                }
+                return
+            case .late(let late):
+                presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
+                record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip)
+            case .unasked(var unasked) where terminal.source != nil:
+                flushFlood(force: false)
+                let shown = floodGate.admit(unasked.count)
+                if shown < unasked.replies.count {
+                    floodGate.hold(unasked.replies.count - shown)
+                    unasked.replies.removeLast(unasked.replies.count - shown)
+                }
+                floodGate.hold(unasked.dropped)
+                unasked.dropped = 0
+                if !unasked.isEmpty { presenter.show(.unasked(unasked), transport: transport.kind, peer: nil, target: configuration.target.description) }
+            default:
+                presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
+            }
+        case .queued(_, let line, let ahead):
+            presenter.queued(line, ahead: ahead)
+        case .unsent(let id, let line):
+            pending[id] = nil
+            presenter.unsent(line)
+        case .settled(let id, let exchange):
+            flushNoise()
+            settled(exchange, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil))
+        }
+    }
+
+    private func flushNoise() {
+        guard let unshown = unshownNoise else { return }
+        unshownNoise = nil
+        presenter.show(.noise(unshown.noise), transport: unshown.transport, peer: nil, target: configuration.target.description)
     }
 
     private func closeTransports() {
-        udp?.close()
-        tcp?.close()
+        for transport in transports { transport.close() }
+        transport = nil
+        retired = []
+    }
+
+    /// Sets the current transport aside: closed now if nothing waits on it, else once it settles.
+    private func retireTransport() {
+        guard let current = transport else { return }
+        transport = nil
+        if current.waiting == 0 {
+            current.close()
+        } else {
+            retired.append(current)
+        }
     }
 
     private func printSummary() {
@@ -197,21 +391,47 @@ public final class Session: CommandContext {
 
     private var interruption: @Sendable () -> Int32? { { [interruptions] in interruptions.pending } }
 
-    /// Sends `payload`, shows the outcome, counts it, and records `recordAs` in the history (nil: don't).
-    private func send(_ payload: Line, recordAs: String?) {
-        let exchange: Exchange
+    /// What to do when a line settles.
+    private struct Pending {
+        /// The line as the history records it (nil: not recorded).
+        var recordAs: String?
+    }
+
+    private func currentTransport() -> any Transport {
+        if let transport { return transport }
+        let made: any Transport
         switch configuration.transport {
         case .udp:
-            let transport = udp ?? UDPTransport(addresses: addresses, interruption: interruption)
-            udp = transport
-            exchange = transport.exchange(payload, timeout: configuration.timeout)
+            made = UDPTransport(addresses: addresses, interruption: interruption)
         case .tcp:
-            let transport = tcp ?? TCPTransport(addresses: addresses, mode: configuration.tcpMode,
-                                                framing: configuration.tcpFraming, interruption: interruption)
-            transport.mode = configuration.tcpMode
-            tcp = transport
-            exchange = transport.exchange(payload, timeout: configuration.timeout)
+            made = TCPTransport(addresses: addresses, mode: configuration.tcpMode, framing: configuration.tcpFraming, interruption: interruption)
         }
+        transport = made
+        return made
+    }
+
+    /// Sends `payload`, and records `recordAs` in the history (nil: don't) once it settles. At a
+    /// terminal this returns at once; in a script, once the line has settled.
+    private func send(_ payload: Line, recordAs: String?) {
+        let transport = currentTransport()
+        let id = transport.submit(payload, timeout: configuration.timeout)
+        pending[id] = Pending(recordAs: recordAs)
+        takeNotices()
+        guard terminal.source == nil else { return }
+        var cancelled = false
+        while pending[id] != nil && !presenter.outputClosed {
+            if !cancelled, let signal = interruptions.pending {
+                cancelled = true
+                transport.cancelWaiting(signal: signal)
+                takeNotices()
+                continue
+            }
+            serviceTransports(ready: Poller.wait(transport.interests, until: transport.nextDeadline))
+        }
+    }
+
+    /// Shows, counts and records the outcome of a line.
+    private func settled(_ exchange: Exchange, as pending: Pending) {
         statistics[exchange.transport].record(exchange)
         presenter.show(exchange, target: configuration.target.description)
         switch exchange.outcome {
@@ -221,13 +441,8 @@ public final class Session: CommandContext {
         case .lost, .truncated, .cancelled, .failed:
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
-        // Late replies came before this line's outcome was known: they are recorded first, as
-        // they would be typed, so that recalling one sends the same text.
-        for case .late(let late) in exchange.events {
-            record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip)
-        }
-        if let recordAs { record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip) }
-        if case .cancelled(let signal) = exchange.outcome {
+        if let recordAs = pending.recordAs { record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip) }
+        if case .cancelled(let signal) = exchange.outcome, terminal.source == nil {
             _ = interruptions.take()
             // At a prompt, Ctrl-C cancels the wait and the session goes on; a script, or another
             // signal, ends it.
@@ -243,6 +458,9 @@ public final class Session: CommandContext {
     // MARK: CommandContext
 
     public func use(_ transport: TransportKind, mode: TCPMode?) {
+        if transport != configuration.transport || (transport == .tcp && mode != nil && mode != configuration.tcpMode) {
+            retireTransport()
+        }
         configuration.transport = transport
         if let mode { configuration.tcpMode = mode }
         presenter.meta("now sending over \(Commands.transportLabel(configuration)) to \(configuration.target)")
@@ -250,9 +468,7 @@ public final class Session: CommandContext {
 
     public func connect(to target: Target) throws(ResolutionError) {
         let resolved = try Resolver.resolve(target, family: configuration.family)
-        closeTransports()
-        udp = nil
-        tcp = nil
+        retireTransport()
         addresses = resolved
         configuration.target = target
     }

@@ -28,14 +28,7 @@ public struct TransportStatistics: Sendable {
 
     /// Counts one exchange; call once per line sent.
     public mutating func record(_ exchange: Exchange) {
-        for event in exchange.events {
-            switch event {
-            case .late: late += 1
-            case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
-            case .connected: connects += 1
-            case .fellBack: break
-            }
-        }
+        for event in exchange.events { record(event) }
         if exchange.connectTime != nil { connects += 1 }
         // A line that never left (connection refused before sending) is still an attempt, as in ping.
         sent += 1
@@ -51,6 +44,16 @@ public struct TransportStatistics: Sendable {
             cancelled += 1
         case .failed:
             errors += 1
+        }
+    }
+
+    /// Counts what a transport saw besides a line's outcome (live, or with its exchange).
+    public mutating func record(_ event: TransportEvent) {
+        switch event {
+        case .late: late += 1
+        case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
+        case .connected: connects += 1
+        case .fellBack, .unasked, .connectionEnded, .unreachable: break
         }
     }
 

@@ -135,6 +135,14 @@ public struct Noise: Sendable, Equatable {
 
     public var isEmpty: Bool { duplicates == 0 && unexpected == 0 }
 
+    /// Adds `other`'s counts (and samples, up to the bound) to these.
+    public mutating func merge(_ other: Noise) {
+        duplicates += other.duplicates
+        unexpected += other.unexpected
+        bytes += other.bytes
+        samples += other.samples.prefix(Self.sampleCount - samples.count)
+    }
+
     mutating func countDuplicate(_ size: Int) {
         duplicates += 1
         bytes += size
@@ -165,6 +173,40 @@ public enum TransportEvent: Sendable, Equatable {
     case fellBack(from: SocketAddress, to: SocketAddress)
     case late(LateReply)
     case noise(Noise)
+    /// Replies a server sent unasked on a persistent connection (a chat server, a redis push).
+    case unasked(Unasked)
+    /// The server closed or reset a persistent connection while no line waited on it.
+    case connectionEnded(SocketAddress, ConnectionEnd)
+    /// An ICMP unreachable came back on the socket of a line already settled.
+    case unreachable(SocketAddress)
+}
+
+/// What a server sent unasked, as whole replies (framed as the replies are); only the first few
+/// of a flood are kept, the rest are counted.
+public struct Unasked: Sendable, Equatable {
+    public var replies: [[UInt8]] = []
+    /// Replies beyond those kept, and their bytes.
+    public var dropped = 0
+    public var droppedBytes = 0
+
+    /// Replies kept between two takes; more are only counted, so a flood costs no memory.
+    public static let keepAtMost = 64
+    /// The most kept of one reply sent unasked.
+    public static let replyLimit = 4096
+
+    public init() {}
+
+    public var isEmpty: Bool { replies.isEmpty && dropped == 0 }
+    public var count: Int { replies.count + dropped }
+
+    mutating func append<C: Collection>(_ reply: C) where C.Element == UInt8 {
+        if replies.count < Self.keepAtMost {
+            replies.append(Array(reply.prefix(Self.replyLimit)))
+        } else {
+            dropped += 1
+            droppedBytes += reply.count
+        }
+    }
 }
 
 /// One line's exchange.

@@ -43,6 +43,8 @@ public struct ReplyTracker: Sendable {
         let line: Line
         let sentAt: ContinuousClock.Instant
         let framing: any ReplyFraming
+        /// After its reply, what comes is framed as replies sent unasked (a persistent connection).
+        let listens: Bool
         var state: State
         var buffer: [UInt8] = []
     }
@@ -51,6 +53,8 @@ public struct ReplyTracker: Sendable {
     private var nextTicket: UInt64 = 0
     /// Duplicates and unexpected data since it was last taken.
     public private(set) var noise = Noise()
+    /// Replies sent unasked since they were last taken.
+    public private(set) var unasked = Unasked()
 
     public init(maximumReply: Int = 4 << 20, maximumLateReply: Int = 256 << 10) {
         self.maximumReply = maximumReply
@@ -60,11 +64,14 @@ public struct ReplyTracker: Sendable {
     /// Lines whose socket is still kept.
     public var count: Int { entries.count }
 
-    /// Records a line sent at `instant`, whose reply is framed by `framing`.
-    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant) -> Ticket {
+    /// Records a line sent at `instant`, whose reply is framed by `framing`. With
+    /// `listensAfterReply` (a persistent connection), whole replies that come after this line's
+    /// are replies sent unasked, not noise.
+    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant,
+                              listensAfterReply: Bool = false) -> Ticket {
         nextTicket += 1
         let ticket = Ticket(value: nextTicket)
-        entries[ticket] = Entry(line: line, sentAt: instant, framing: framing, state: .awaited)
+        entries[ticket] = Entry(line: line, sentAt: instant, framing: framing, listens: listensAfterReply, state: .awaited)
         return ticket
     }
 
@@ -76,8 +83,13 @@ public struct ReplyTracker: Sendable {
             return nil
         }
         switch entry.state {
+        case .answered where entry.listens:
+            entry.buffer.append(contentsOf: bytes)
+            takeUnasked(from: &entry)
+            entries[ticket] = entry
+            return nil
         case .answered(let fingerprint, let length):
-            if entry.framing is DatagramFraming, bytes.count == length, Self.fingerprint(bytes) == fingerprint {
+            if entry.framing.recognisesDuplicates, bytes.count == length, Self.fingerprint(bytes) == fingerprint {
                 noise.countDuplicate(bytes.count)
             } else {
                 noise.countUnexpected(bytes)
@@ -103,13 +115,41 @@ public struct ReplyTracker: Sendable {
             return nil
         }
         let replyBytes = Array(entry.buffer[..<(length - terminator)])
-        let rest = entry.buffer[length...]
-        if !rest.isEmpty { noise.countUnexpected(rest) }
+        let rest = Array(entry.buffer[length...])
         entry.buffer = []
         entry.state = .answered(fingerprint: Self.fingerprint(replyBytes), length: length)
+        if entry.listens {
+            entry.buffer = rest
+            takeUnasked(from: &entry)
+        } else if !rest.isEmpty {
+            noise.countUnexpected(rest)
+        }
         let roundTrip = max(arrival - entry.sentAt, .zero)
         if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length)) }
         return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
+    }
+
+    /// Moves the whole replies at the start of `entry`'s buffer to `unasked`; a part that grows
+    /// past what is kept of a late reply without ending is counted as noise and dropped.
+    private mutating func takeUnasked(from entry: inout Entry) {
+        var start = entry.buffer.startIndex
+        while start < entry.buffer.endIndex, let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[start...]) {
+            guard length > 0 else { break }
+            unasked.append(entry.buffer[start..<(start + length - terminator)])
+            start += length
+        }
+        entry.buffer.removeFirst(start - entry.buffer.startIndex)
+        if entry.buffer.count > maximumLateReply {
+            noise.countUnexpected(entry.buffer)
+            entry.buffer = []
+        }
+    }
+
+    /// Replies sent unasked since the last call, if any.
+    public mutating func takeUnasked() -> Unasked? {
+        guard !unasked.isEmpty else { return nil }
+        defer { unasked = Unasked() }
+        return unasked
     }
 
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
@@ -123,6 +163,7 @@ public struct ReplyTracker: Sendable {
         switch state {
         case .answered, .closed:
             if case .answered = state { entry.state = state }
+            if !received.isEmpty { noise.countUnexpected(received) }
             return nil
         case .awaited, .abandoned:
             // An empty reply to an empty line is a reply, when the end of the stream frames it.
