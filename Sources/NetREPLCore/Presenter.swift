@@ -279,9 +279,7 @@ final class Presenter {
             "\"bytes_received\":\(received)",
         ]
         if let mode = e.tcpMode { fields.insert("\"tcp_mode\":" + jsonString(mode.rawValue), at: 1) }
-        var connect = e.connectTime
-        for case .connected(_, let took, _) in e.events { connect = took }
-        if let connect { fields.append("\"connect_us\":" + micros(connect)) }
+        if let connect = e.connectTime ?? e.openedConnection { fields.append("\"connect_us\":" + micros(connect)) }
         switch e.outcome {
         case .reply: break
         case .failed(let failure): fields.append("\"error\":" + jsonString(describe(failure, exchange: e)))

@@ -220,6 +220,9 @@ public struct Exchange: Sendable {
     public var bytesSent = 0
     /// For a connection opened for this line alone (per-line TCP): how long the connect took.
     public var connectTime: Duration?
+    /// For a line that opened the persistent connection it went on: how long that connect took
+    /// (said as it happened, in a `.connected` event).
+    public var openedConnection: Duration?
     /// How long the reply was waited for.
     public var timeout: Duration = .zero
     public var outcome: ExchangeOutcome

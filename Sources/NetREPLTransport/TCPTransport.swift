@@ -205,6 +205,7 @@ public final class TCPTransport: Transport {
             everConnected = true
             endedBecause = nil
             connection = attended
+            flight.exchange.openedConnection = took
         case .perLine:
             flight.exchange.connectTime = took
         }
