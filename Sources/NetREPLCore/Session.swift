@@ -183,7 +183,13 @@ public final class Session: CommandContext {
             }
         }
         terminal.hide()
-        if endedBy == nil && waiting > 0 { awaitTheRest() }
+        if let signal = endedBy, waiting > 0 {
+            // SIGTERM or SIGHUP: what waits is cancelled by it, and counted so.
+            for transport in transports { transport.cancelWaiting(signal: signal) }
+            takeNotices()
+        } else if waiting > 0 {
+            awaitTheRest()
+        }
     }
 
     /// Ctrl-C at the prompt: cancels what waits, or with nothing waiting counts towards leaving.
