@@ -63,33 +63,22 @@ struct LiveDisplayTests {
         #expect(try client.waitForExit() == 0)
     }
 
-    @Test("typing ahead over UDP sends at once; each line gets its own reply")
-    func typeAheadOverUDP() throws {
-        let peer = UDPPeer(respond: { [.init(upper($0), after: $0 == Array("slow".utf8) ? .milliseconds(800) : .zero)] })
-        defer { peer.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(peer.port)> "
-        let client = try scratch.client(["127.0.0.1", "\(peer.port)"], prompt: prompt)
-        client.send("slow" + Key.enter)
-        client.send("fast" + Key.enter)
-        try client.expect("FAST\n")
-        try client.expect("SLOW\n")
-        client.send(Key.ctrlD)
-        try client.expect("2 sent, 2 received, 0% loss")
-        #expect(try client.waitForExit() == 0)
-    }
-
-    @Test("typing ahead over per-line TCP opens a connection per line at once")
-    func typeAheadOverPerLineTCP() throws {
-        let peer = TCPPeer { connection in
+    /// "slow" is answered late, "fast" at once: typed right after, it is sent and answered first.
+    @Test("typing ahead over UDP and per-line TCP sends at once; each line gets its own reply", arguments: ["udp", "per-line"])
+    func typeAheadSendsAtOnce(transport: String) throws {
+        let delay: @Sendable ([UInt8]) -> Duration = { $0 == Array("slow".utf8) ? .milliseconds(800) : .zero }
+        let udp = UDPPeer(respond: { [.init(upper($0), after: delay($0))] })
+        let tcp = TCPPeer { connection in
             let all = connection.readToEnd()
-            if all == Array("slow".utf8) { connection.sleep(.milliseconds(800)) }
+            connection.sleep(delay(all))
             connection.write(upper(all))
         }
-        defer { peer.stop() }
+        defer { udp.stop(); tcp.stop() }
         let scratch = try InteractiveScratch()
-        let prompt = "tcp/per-line 127.0.0.1:\(peer.port)> "
-        let client = try scratch.client(["--tcp", "--per-line", "127.0.0.1", "\(peer.port)"], prompt: prompt)
+        let (arguments, prompt) = transport == "udp"
+            ? (["127.0.0.1", "\(udp.port)"], "udp 127.0.0.1:\(udp.port)> ")
+            : (["--per-line", "127.0.0.1", "\(tcp.port)"], "tcp/per-line 127.0.0.1:\(tcp.port)> ")
+        let client = try scratch.client(arguments, prompt: prompt)
         client.send("slow" + Key.enter)
         client.send("fast" + Key.enter)
         try client.expect("FAST\n")
