@@ -297,7 +297,7 @@ public final class TCPTransport: Transport {
             case .queued:
                 break
             case .connecting(let c):
-                if ready.contains(c.socket.rawDescriptor) {
+                if ready.contains(c.socket.rawDescriptor) && c.socket.connectFinished() {
                     connectFinished(flight, c, error: c.socket.pendingError())
                 } else if due {
                     connectFinished(flight, c, error: .timedOut)

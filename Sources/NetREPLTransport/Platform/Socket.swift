@@ -78,6 +78,13 @@ final class Socket {
         }
     }
 
+    /// Whether a non-blocking connect has finished (the socket is writable, or in error) now. A
+    /// readiness seen in a wait may belong to an earlier socket that had the same descriptor.
+    func connectFinished() -> Bool {
+        var fd = pollfd(fd: rawDescriptor, events: Int16(POLLOUT), revents: 0)
+        return poll(&fd, 1, 0) > 0
+    }
+
     func shutdownWrite() {
         _ = Glibc.shutdown(rawDescriptor, Int32(SHUT_WR))
     }
