@@ -140,6 +140,9 @@ struct NetREPLCommand: ParsableCommand {
             let readline = ReadlineLineSource(programName: "netrepl", completer: CommandTable.completionProvider, recall: history.recallLines)
             editor = readline
             source = readline
+            if let locale = readline.nonUTF8Locale {
+                notes.append("\(locale.variable)=\(locale.name) is not UTF-8: characters beyond ASCII are sent as typed but edited byte by byte; set \(locale.variable)=C.UTF-8 to edit them.")
+            }
         } else {
             source = PipedLineSource()
         }

@@ -17,6 +17,13 @@ enum Key {
     static let ctrlD = "\u{04}"
     static let ctrlR = "\u{12}"
     static let ctrlU = "\u{15}"
+    static let ctrlF = "\u{06}"
+    static let ctrlL = "\u{0C}"
+    static let ctrlZ = "\u{1A}"
+    static let right = "\u{1B}[C"
+    static let left = "\u{1B}[D"
+    static let end = "\u{1B}[F"
+    static let altF = "\u{1B}f"
 }
 
 /// A child process whose stdin, stdout and stderr are the slave side of a pty we own; it is a
@@ -32,6 +39,8 @@ final class PTYProcess {
     /// Where the next `expect` starts looking, as an offset into `transcript`'s scalars.
     private var cursor = 0
     private(set) var exitStatus: Int32?
+    /// The window's sizes, each with the offset into the output from which it applies.
+    private var sizes: [(offset: Int, columns: Int, rows: Int)]
 
     /// The environment every interactive test starts from: the caller's, minus anything that
     /// could reach the user's own files, plus a known terminal and no inputrc; `extra` adds or
@@ -62,6 +71,7 @@ final class PTYProcess {
             throw HarnessError("cannot open \(slavePath): \(String(cString: strerror(errno)))")
         }
         self.slave = slave
+        sizes = [(0, Int(columns), Int(rows))]
         // Wide enough that no test line wraps.
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
@@ -113,6 +123,9 @@ final class PTYProcess {
 
     /// Changes the window size; the kernel sends SIGWINCH to the child.
     func resize(columns: UInt16, rows: UInt16) {
+        // What was written before the resize is drawn at the old size.
+        while pump(milliseconds: 0) {}
+        sizes.append((output.count, Int(columns), Int(rows)))
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
     }
@@ -167,6 +180,35 @@ final class PTYProcess {
             throw HarnessError("tcgetattr on the pty failed: \(String(cString: strerror(errno)))")
         }
         return modes.c_lflag
+    }
+
+    /// What the terminal shows now: everything printed so far, fed to a model of the emulator.
+    var screen: TerminalScreen {
+        var screen = TerminalScreen(columns: sizes[0].columns, rows: sizes[0].rows)
+        var start = 0
+        for size in sizes.dropFirst() {
+            screen.feed(Array(output[start..<size.offset]))
+            screen.resize(columns: size.columns, rows: size.rows)
+            start = size.offset
+        }
+        screen.feed(Array(output[start...]))
+        return screen
+    }
+
+    /// Waits until the screen satisfies `condition` and returns it; `what` names the wait in
+    /// the error, which shows the screen. `seconds` bounds hangs, never asserts a time.
+    @discardableResult
+    func waitForScreen(_ what: String, seconds: Double = 30, _ condition: (TerminalScreen) -> Bool) throws -> TerminalScreen {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let now = screen
+            if condition(now) { return now }
+            if Date() >= deadline {
+                let rows = now.lines.enumerated().filter { !$0.element.isEmpty }.map { "\($0.offset): \($0.element)" }
+                throw HarnessError("timed out waiting for the screen to show \(what); it shows (cursor at row \(now.row), column \(now.column)):\n\(rows.joined(separator: "\n"))")
+            }
+            pump(milliseconds: 50)
+        }
     }
 
     /// Everything printed so far, as the bytes came.

@@ -70,7 +70,7 @@ import NetREPLTransport
             #expect(command.help.hasSuffix("."))
             #expect(CommandTable.parse(Line(":" + command.name)) == .command(name: command.name, arguments: ""))
         }
-        #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "timeout", "help", "quit"])
+        #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "timeout", "set", "help", "quit"])
     }
 }
 

@@ -45,6 +45,8 @@ enum Commands {
                 arguments: .none, completions: { _ in [] }, run: { c, _ in stats(c) }),
         Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
+        Command(name: "set", usage: ":set [suggest on|off]", help: "Show the line editor's settings, or turn suggestions from the history (shown dimmed while typing) on or off.",
+                arguments: .words(max: 2), completions: { $0 == 0 ? ["suggest"] : ($0 == 1 ? ["on", "off"] : []) }, run: set),
         Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
@@ -162,5 +164,22 @@ enum Commands {
     /// `tcp (persistent)`, `tcp (per-line)` or `udp`.
     static func transportLabel(_ configuration: SessionConfiguration) -> String {
         configuration.transport == .tcp ? "tcp (\(configuration.tcpMode.rawValue))" : "udp"
+    }
+}
+
+// MARK: :set (the line editor's settings, through EditingPreferences)
+
+extension Commands {
+    static func set(_ c: CommandContext, _ arguments: String) {
+        let words = arguments.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let name = words.first else {
+            return c.info("suggest: \(EditingPreferences.suggestions ? "on" : "off")")
+        }
+        guard "suggest".hasPrefix(name) else { return c.fail("no setting \"\(name)\"; the one setting is suggest") }
+        guard words.count == 2, let on = ["on": true, "off": false][words[1]] else {
+            return c.fail("usage: :set suggest on|off")
+        }
+        EditingPreferences.suggestions = on
+        c.meta("suggest: \(on ? "on" : "off")")
     }
 }

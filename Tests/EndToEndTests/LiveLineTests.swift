@@ -1,0 +1,133 @@
+// The terminal line source driven as a live session drives it (Tests/LiveLineProbe): text printed
+// above a half-typed line leaves it intact and editable, the prompt changes in place, a paste is
+// several lines from one service(), Ctrl-C ends its line with ^C and a newline.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Text as a terminal pastes it in bracketed-paste mode; terminals send a newline as CR.
+func bracketed(_ text: String) -> String {
+    "\u{1B}[200~" + text + "\u{1B}[201~"
+}
+
+/// The probe in a pty at its first prompt, with `recall` as its history.
+private func probe(recall: [String] = [], extra: [String: String?] = [:], columns: UInt16 = 80) throws -> (PTYProcess, InteractiveScratch) {
+    let scratch = try InteractiveScratch()
+    let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile, extra: extra)
+    let process = try PTYProcess(Built.liveProbe, recall, environment: env, columns: columns)
+    try process.expect("probe> ")
+    return (process, scratch)
+}
+
+@Suite("a live prompt: printing above the line being typed")
+struct LiveLineTests {
+    @Test("text printed above a half-typed line leaves it intact, the cursor in place, and editable")
+    func printAboveKeepsTheLine() throws {
+        let (p, _) = try probe()
+        p.send("half typ")
+        try p.expect("half typ")
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1 above the half-typed line") { s in
+            s.cursorLine == "probe> half typ" && s.row > 0 && s.line(s.row - 1) == "tick 1"
+        }
+        #expect(screen.column == "probe> half typ".count)
+        // Still editable where the cursor was: one left, insert.
+        p.send(Key.left + "Z" + "ed" + Key.enter)
+        try p.expect("got: half tyZedp\n")
+        p.send(Key.ctrlD)
+        try p.expect("bye")
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("a burst printed above that scrolls the screen keeps the line on the last row")
+    func printAboveScrolls() throws {
+        let (p, _) = try probe(extra: ["PROBE_TICK_LINES": "120"])
+        p.send("still here")
+        try p.expect("still here")
+        p.signal(SIGUSR1)
+        try p.waitForScreen("120 ticks, then the line") { s in
+            s.cursorLine == "probe> still here" && s.row > 0 && s.line(s.row - 1) == "tick 1"
+                && s.history.filter { $0 == "tick 1" }.count == 120
+                && !s.history.contains { $0.contains("tick") && $0.contains("probe>") }
+        }
+        p.send(Key.enter)
+        try p.expect("got: still here\n")
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("the prompt changes in place, keeping what is typed and the cursor")
+    func promptChangesInPlace() throws {
+        let (p, _) = try probe()
+        p.send("abc" + Key.left)
+        try p.expect("abc")
+        p.signal(SIGUSR2)
+        let screen = try p.waitForScreen("the new prompt with the line") { $0.cursorLine == "other> abc" }
+        #expect(screen.column == "other> ab".count)
+        p.send("X" + Key.enter)
+        try p.expect("got: abXc\n")
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("a paste gives a line per pasted line, each shown after its prompt, and leaves its last part to edit")
+    func pasteIsSeveralLines() throws {
+        let (p, _) = try probe()
+        p.send(bracketed("one\rtwo\r\nthree\rrest"))
+        try p.expect("got: one\n")
+        try p.expect("got: two\n")
+        try p.expect("got: three\n")
+        let screen = try p.waitForScreen("the last part on the line") { $0.cursorLine == "probe> rest" }
+        let shown = screen.history.filter { $0.hasPrefix("probe> ") }
+        #expect(Array(shown.prefix(3)) == ["probe> one", "probe> two", "probe> three"])
+        p.send(" more" + Key.enter)
+        try p.expect("got: rest more\n")
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("Ctrl-C: ^C ends the line, a newline follows, and a fresh empty prompt comes back")
+    func ctrlCEndsItsLine() throws {
+        let (p, _) = try probe()
+        p.send("doomed")
+        try p.expect("doomed")
+        p.send(Key.ctrlC)
+        try p.expect("interrupted\n")
+        let screen = try p.waitForScreen("a fresh prompt") { $0.cursorLine == "probe>" }
+        #expect(screen.history.contains("probe> doomed^C"))
+        #expect(screen.history.contains("interrupted"))
+        p.send("fine" + Key.enter)
+        try p.expect("got: fine\n")
+        #expect(!p.transcript.contains("got: doomed"))
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("the prompt taken down leaves the cursor at the start of an empty line; what is written there survives")
+    func hideLeavesAFreshLine() throws {
+        let (p, _) = try probe()
+        p.send("hide" + Key.enter)
+        try p.expect("hidden\n")
+        let screen = try p.waitForScreen("the prompt back after hidden") { $0.cursorLine == "probe>" }
+        let rows = screen.history.filter { !$0.isEmpty }
+        #expect(Array(rows.suffix(4)) == ["probe> hide", "got: hide", "hidden", "probe>"])
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")
+    func terminatedRestoresTheTerminal() throws {
+        let (p, _) = try probe()
+        #expect(try p.localModes() & tcflag_t(ICANON | ECHO) == 0)
+        p.send("unsent")
+        try p.expect("unsent")
+        p.signal(SIGTERM)
+        try p.expect("bye")
+        #expect(try p.waitForExit() == 0)
+        #expect(try p.localModes() & tcflag_t(ICANON | ECHO) == tcflag_t(ICANON | ECHO))
+    }
+}
