@@ -158,7 +158,7 @@ public final class Session: CommandContext {
         var endOfInput = false
         while !quitting && endedBy == nil && !endOfInput && !presenter.outputClosed {
             let ready = Poller.wait([PollInterest(descriptor: live.inputDescriptor)] + transports.flatMap(\.interests), until: nextDeadline)
-            serviceTransports(ready: ready)
+            // Keys first: they echo at once however much a server sends.
             for input in live.service() {
                 guard !quitting && endedBy == nil && !endOfInput else { break }
                 switch input {
@@ -176,6 +176,7 @@ public final class Session: CommandContext {
             if let signal = interruptions.take() {
                 if signal == SIGINT { interrupted() } else { endedBy = signal }
             }
+            serviceTransports(ready: ready)
             serviceClock()
             if shownPrompt != prompt && !quitting && endedBy == nil && !endOfInput {
                 shownPrompt = prompt

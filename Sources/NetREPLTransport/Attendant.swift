@@ -43,8 +43,10 @@ final class Attendant {
     /// What was seen since the last take, in order (noise and unasked replies are summed at the take).
     private var events: [TransportEvent] = []
 
-    /// Receives per socket per wake-up: a flood on one socket cannot starve the others.
+    /// Receives, and bytes, per socket per wake-up: a flood on one socket cannot starve the
+    /// others, the keyboard or a deadline.
     static let receivesPerPass = 64
+    static let bytesPerPass = 256 << 10
 
     init(keepAtMost: Int, tracker: ReplyTracker = ReplyTracker()) {
         self.keepAtMost = keepAtMost
@@ -104,8 +106,9 @@ final class Attendant {
     /// what settles its line; with `deadline`, an arrival after it is that line's late reply.
     /// A stream that ends while no line waits on it is closed, its `end` set.
     func service(_ attended: Attended, awaited: Bool, passes: Int = 1, deadline: ContinuousClock.Instant? = nil) -> News? {
+        var bytes = 0
         for _ in 0..<(passes * Self.receivesPerPass) {
-            guard attended.isOpen else { return nil }
+            guard attended.isOpen, bytes < passes * Self.bytesPerPass else { return nil }
             let received: Received
             do {
                 received = try attended.socket.receive(into: &buffer)
@@ -127,6 +130,7 @@ final class Attendant {
                 attended.end = .failed(error)
                 return awaited ? .failed(error) : nil
             }
+            bytes += received.count
             if received.count == 0 && attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .serverClosed
