@@ -49,6 +49,12 @@ public struct SessionStartError: Error, CustomStringConvertible {
 public final class Session: CommandContext {
     public private(set) var configuration: SessionConfiguration
     public private(set) var statistics = SessionStatistics()
+    /// :stats per target, transport and TCP mode.
+    public private(set) var book = StatisticsBook()
+    /// :trace on: each exchange's socket calls are shown after it.
+    public var tracing = false
+    /// The last line's exchange, for :capture.
+    public private(set) var lastExchange: Exchange?
     public private(set) var exitStatus: Int32 = ExitStatus.success
     public let history: HistoryStore
     let source: LineSource
@@ -213,7 +219,10 @@ public final class Session: CommandContext {
             exchange = transport.exchange(payload, timeout: configuration.timeout)
         }
         statistics[exchange.transport].record(exchange)
+        book.record(exchange, target: configuration.target.description)
         presenter.show(exchange, target: configuration.target.description)
+        if tracing { presenter.showTrace(exchange) }
+        lastExchange = exchange
         switch exchange.outcome {
         case .reply: break
         case .failed(let failure) where failure.isConnectionFailure:
@@ -267,6 +276,76 @@ public final class Session: CommandContext {
 
     public func quit() {
         quitting = true
+    }
+
+    public func resetStatistics() {
+        statistics = SessionStatistics()
+        book = StatisticsBook()
+    }
+
+    public func ping(_ plan: PingPlan) {
+        let address = udp?.currentPeer ?? addresses[0]
+        let target = configuration.target.description
+        if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
+        var tally = PingTally()
+        let result = Pinger.run(plan, to: address, interruption: interruption) { event in
+            tally.count(event)
+            presenter.show(event, target: target)
+        }
+        tally.transmitted = result.sent
+        switch result.end {
+        case .completed:
+            break
+        case .interrupted(let signal):
+            _ = interruptions.take()
+            // Ctrl-C ends the probing, with its summary, and the session goes on; another signal ends it.
+            if signal != SIGINT { endedBy = signal }
+        case .failed(let failure):
+            presenter.error(presenter.describe(failure, exchange: Exchange(line: Line("ping"), transport: .udp, outcome: .failed(failure))))
+            exitStatus = max(exitStatus, failure.isConnectionFailure ? ExitStatus.usageOrConnection : ExitStatus.someFailed)
+        }
+        for line in tally.summary(target: target, elapsed: result.elapsed) { presenter.info(line) }
+        if tally.received < tally.transmitted { exitStatus = max(exitStatus, ExitStatus.someFailed) }
+    }
+
+    private var style: OutputStyle { configuration.style }
+
+    public func measureClock() -> ClockCheck { ClockCheck.run() }
+
+    /// Runs :compare on transports of its own, so that the session's connection and statistics
+    /// are left as they were.
+    public func compare(_ plan: ComparePlan) -> CompareResult {
+        let udp = UDPTransport(addresses: addresses, interruption: interruption)
+        let persistent = TCPTransport(addresses: addresses, mode: .persistent, framing: configuration.tcpFraming, interruption: interruption)
+        let perLine = TCPTransport(addresses: addresses, mode: .perLine, interruption: interruption)
+        defer { udp.close(); persistent.close(); perLine.close() }
+        var result = CompareResult()
+        for size in plan.sizes ?? [plan.line.bytes.count] {
+            let line = plan.line(ofSize: plan.sizes == nil ? nil : size)
+            var comparison = Comparison(size: size)
+            for round in 0..<plan.rounds {
+                let paths = ComparedPath.allCases
+                for i in paths.indices {
+                    let path = paths[(i + round) % paths.count]
+                    let exchange: Exchange
+                    switch path {
+                    case .udp: exchange = udp.exchange(line, timeout: configuration.timeout)
+                    case .tcpPersistent: exchange = persistent.exchange(line, timeout: configuration.timeout)
+                    case .tcpPerLine: exchange = perLine.exchange(line, timeout: configuration.timeout)
+                    }
+                    if case .cancelled(let signal) = exchange.outcome {
+                        _ = interruptions.take()
+                        if signal != SIGINT { endedBy = signal }
+                        result.comparisons.append(comparison)
+                        result.interrupted = true
+                        return result
+                    }
+                    comparison.record(exchange, on: path)
+                }
+            }
+            result.comparisons.append(comparison)
+        }
+        return result
     }
 
     public func info(_ text: String) { presenter.info(text) }

@@ -63,8 +63,8 @@ final class Attendant {
         return taken
     }
 
-    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant) -> Ticket {
-        tracker.sent(line, framing: framing, at: instant)
+    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, clock: RTTClock = .monotonic) -> Ticket {
+        tracker.sent(line, framing: framing, at: instant, clock: clock)
     }
 
     @discardableResult
@@ -152,7 +152,8 @@ final class Attendant {
             if received.count == 0 && attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .serverClosed
-                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival), current: current)
+                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival, kernelStamped: received.kernelStamped),
+                              current: current)
             }
             if let deadline, isCurrent, received.arrival > deadline {
                 // Came after the deadline: the line is lost, and this is its late reply.
@@ -162,7 +163,8 @@ final class Attendant {
                 }
                 continue
             }
-            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival)
+            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                                              kernelStamped: received.kernelStamped)
             if let result = settle(resolution, current: current) { return result }
         }
         return nil

@@ -92,6 +92,7 @@ public final class TCPTransport {
                     return
                 }
             }
+            defer { exchange.trace(current.socket) }
             let deadline: ContinuousClock.Instant
             switch send(payload, of: &exchange, on: current, framing: lineFraming, timeout: timeout) {
             case .awaiting(let until):
@@ -166,6 +167,7 @@ public final class TCPTransport {
             exchange.outcome = outcome
             return
         }
+        defer { exchange.trace(current.socket) }
         let deadline: ContinuousClock.Instant
         switch send(exchange.line.bytes, of: &exchange, on: current, framing: EndOfStreamFraming(), timeout: timeout) {
         case .awaiting(let until):
@@ -258,7 +260,8 @@ public final class TCPTransport {
         let sentAt = ContinuousClock.now
         let deadline = sentAt + timeout
         if let failure = sendAll(payload, on: current, until: deadline) { return .failed(failure) }
-        current.ticket = attendant.sent(exchange.line, framing: framing, at: sentAt)
+        let stamped = current.socket.lastSendStamp()
+        current.ticket = attendant.sent(exchange.line, framing: framing, at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel)
         return .awaiting(until: deadline)
     }
 

@@ -55,6 +55,7 @@ public final class UDPTransport {
                 exchange.outcome = .failed(.cannotOpenSocket(error))
                 return
             }
+            defer { exchange.trace(socket) }
             do {
                 try socket.connect(to: address)
             } catch {
@@ -72,7 +73,8 @@ public final class UDPTransport {
                 exchange.outcome = .failed(.sendFailed(address, error))
                 return
             }
-            let ticket = attendant.sent(line, framing: framing, at: sentAt)
+            let stamped = socket.lastSendStamp()
+            let ticket = attendant.sent(line, framing: framing, at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel)
             let attended = Attended(socket: socket, kind: .datagram, ticket: ticket, peer: address)
             switch attendant.awaitReply(on: attended, until: sentAt + timeout) {
             case .resolved(.reply(_, let reply)):
