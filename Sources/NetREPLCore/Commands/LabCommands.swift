@@ -109,17 +109,17 @@ extension LabCommands {
 /// :clock's and --self-test's lines.
 public func clockReport(_ check: ClockCheck) -> [String] {
     let late = check.wakeLateness
-    func ms(_ d: Duration) -> String { formatMilliseconds(d) }
+    // Clock figures are often below a microsecond: whole nanoseconds there, milliseconds above.
+    func ms(_ d: Duration) -> String { d < .microseconds(10) ? "\(d.wholeNanoseconds) ns" : formatMilliseconds(d) }
     var lines = [
         "clock: CLOCK_MONOTONIC resolution \(ms(check.resolution)), smallest step seen \(ms(check.smallestStep)), one reading costs \(ms(check.readCost))",
     ]
     if let first = late.first, let last = late.last {
-        lines.append("wake-up: a \(ms(check.wait)) wait woke late by min \(ms(first)), median \(ms(late[(late.count - 1) / 2])), max \(ms(last)) (\(late.count) tries)")
+        lines.append("wake-up: a \(DurationGrammar.format(check.wait)) wait woke late by min \(ms(first)), median \(ms(late[(late.count - 1) / 2])), max \(ms(last)) (\(late.count) tries)")
     }
     lines.append(check.kernelSendStamps
-        ? "send stamps: the kernel stamps sends (SO_TIMESTAMPING): round trips are timed by the kernel at both ends"
-        : "send stamps: the kernel gave none: round trips start at netrepl's reading of the monotonic clock")
-    lines.append("a round trip shorter than about the wake-up lateness, or than the resolution, says more about this machine than the network")
+        ? "send stamps: the kernel stamps sends (SO_TIMESTAMPING), so a round trip is timed by the kernel at both ends and netrepl's own wake-ups do not lengthen it"
+        : "send stamps: the kernel gave none, so a round trip starts at netrepl's reading of the clock and may include up to about the wake-up lateness")
     return lines
 }
 
