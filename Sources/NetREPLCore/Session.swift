@@ -299,7 +299,7 @@ public final class Session: CommandContext {
         case .interrupted(let signal):
             _ = interruptions.take()
             // Ctrl-C ends the probing, with its summary, and the session goes on; another signal ends it.
-            if signal != SIGINT { endedBy = signal }
+            if signal != SIGINT { endedBy = signal } else if style.interactive { source.discardPending() }
         case .failed(let failure):
             presenter.error(presenter.describe(failure, exchange: Exchange(line: Line("ping"), transport: .udp, outcome: .failed(failure))))
             exitStatus = max(exitStatus, failure.isConnectionFailure ? ExitStatus.usageOrConnection : ExitStatus.someFailed)

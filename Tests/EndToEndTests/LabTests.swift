@@ -157,3 +157,22 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
         #expect(r.stdout.contains("send stamps: the kernel stamps sends"))
     }
 }
+
+@Suite("the labs in a pseudo-terminal")
+struct InteractiveLabTests {
+    @Test("Ctrl-C during :ping prints its summary and returns to the prompt")
+    func ctrlCEndsThePingNotTheSession() throws {
+        let session = try InteractiveSession()
+        let client = session.client
+        client.send(":ping 1000 20ms" + Key.enter)
+        try client.expect("Ping 3 ")
+        client.send(Key.ctrlC)
+        try client.expect("ping statistics ---")
+        try client.expect(session.prompt())
+        client.send("after" + Key.enter)
+        try client.expect("\nAFTER\n")
+        client.send(Key.ctrlD)
+        // 0, or 1 when a probe was still out at the Ctrl-C (counted as lost, as ping counts it).
+        #expect(try [0, 1].contains(client.waitForExit()))
+    }
+}
