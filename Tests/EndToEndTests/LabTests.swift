@@ -9,13 +9,15 @@ import Testing
 import Glibc
 #endif
 
-/// The lines of `text` that are a pinger's probe lines: `Ping N T ms` or `Request timed out`.
+/// The lines of `text` that are a pinger's probe lines: `Ping N T ms` (perhaps `(reordered)`) or
+/// `Request timed out`.
 private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
     var answered: [Int] = []
     var timedOut = 0
     for line in text.split(separator: "\n") {
         let words = line.split(separator: " ")
-        if words.count == 4, words[0] == "Ping", let n = Int(words[1]), Double(words[2]) != nil, words[3] == "ms" {
+        if words.count == 4 || (words.count == 5 && words[4] == "(reordered)"), words[0] == "Ping", let n = Int(words[1]),
+           Double(words[2]) != nil, words[3] == "ms" {
             answered.append(n)
         } else if line == "Request timed out" {
             timedOut += 1
@@ -171,6 +173,7 @@ struct InteractiveLabTests {
         try client.expect(session.prompt())
         client.send("after" + Key.enter)
         try client.expect("\nAFTER\n")
+        try client.expect(session.prompt())
         client.send(Key.ctrlD)
         // 0, or 1 when a probe was still out at the Ctrl-C (counted as lost, as ping counts it).
         #expect(try [0, 1].contains(client.waitForExit()))
