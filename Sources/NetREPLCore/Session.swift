@@ -284,14 +284,24 @@ public final class Session: CommandContext {
     }
 
     public func ping(_ plan: PingPlan) {
-        let address = udp?.currentPeer ?? addresses[0]
+        // The address UDP lines reach now first; as they do, move on from one that refuses
+        // before anything came back (localhost as ::1 to a server on 127.0.0.1 only).
+        let first = udp?.currentPeer ?? addresses[0]
+        var candidates = [first] + addresses.filter { $0 != first }
         let target = configuration.target.description
-        if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
         var tally = PingTally()
-        let result = Pinger.run(plan, to: address, interruption: interruption) { event in
-            tally.count(event)
-            presenter.show(event, target: target)
-        }
+        var result: (end: PingEnd, sent: Int, elapsed: Duration)
+        repeat {
+            let address = candidates.removeFirst()
+            if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
+            tally = PingTally()
+            result = Pinger.run(plan, to: address, interruption: interruption) { event in
+                tally.count(event)
+                presenter.show(event, target: target)
+            }
+            guard case .failed(.refused) = result.end, tally.received == 0, let next = candidates.first else { break }
+            presenter.meta("udp: nothing listening on \(address); trying \(next)")
+        } while true
         tally.transmitted = result.sent
         switch result.end {
         case .completed:

@@ -179,3 +179,4 @@ struct InteractiveLabTests {
         #expect(try [0, 1].contains(client.waitForExit()))
     }
 }
+
