@@ -146,7 +146,7 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
             // size, "B", udp "-", then three figures in ms.
             #expect(cells.count == 9 && cells[2] == "-" && cells.filter { $0 == "ms" }.count == 3, "\(row)")
         }
-        #expect(r.stderr.contains("no reply: 2 on udp at 16 B, 2 on udp at 2048 B"))
+        #expect(r.stderr.contains("not answered (lost or failed): 2 on udp at 16 B, 2 on udp at 2048 B"))
         // :compare leaves the session's own statistics alone.
         #expect(!r.stderr.contains("--- udp statistics ---"))
     }

@@ -96,7 +96,7 @@ extension LabCommands {
             rows.append(row)
         }
         c.table(rows, rightAligned: Set(0..<rows[0].count))
-        if !unanswered.isEmpty { c.info("no reply: " + unanswered.joined(separator: ", ")) }
+        if !unanswered.isEmpty { c.info("not answered (lost or failed): " + unanswered.joined(separator: ", ")) }
         c.info(trips.note)
         if result.interrupted { c.info("(interrupted: the last row has the rounds done)") }
     }

@@ -11,7 +11,7 @@ struct Received {
     /// stopped (Ctrl-Z) or descheduled keeps its true arrival time. Nil for end of stream.
     var arrival: ContinuousClock.Instant
     /// False when the kernel gave no stamp (a bare FIN) and `arrival` is the monotonic clock's now.
-    var kernelStamped = true
+    var kernelStamped: Bool
 }
 
 final class Socket {
