@@ -1,5 +1,6 @@
 // An owned, non-blocking socket: every system call the transports make on one, wrapped once and
 // typed. The descriptor is closed exactly once, when the socket goes away or `close()` is called.
+// It keeps the kernel's stamps of its sends and receipts, and a trace of its calls for :trace.
 
 import Glibc
 import SystemPackage
