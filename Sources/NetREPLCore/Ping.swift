@@ -51,12 +51,9 @@ public struct PingTally: Sendable, Equatable {
 
 /// `rtt clock: kernel (…)`: which clock the figures above came from, said once under them.
 func clockNote(_ trips: RoundTrips) -> String {
-    clockNote(count: trips.count, kernel: trips.kernelClocked)
-}
-
-/// The note for `count` figures of which `kernel` came from the kernel's stamps at both ends.
-func clockNote(count: Int, kernel: Int) -> String {
-    if count == 0 { return "rtt clock: none yet" }
-    if kernel == count { return "rtt clock: kernel (send and receive stamped by the kernel)" }
-    return "rtt clock: monotonic for \(count - kernel) of \(count) (the kernel stamped no send or receipt for those)"
+    switch trips.clock {
+    case .kernel?: return "rtt clock: kernel (send and receive stamped by the kernel)"
+    case .monotonic?: return "rtt clock: monotonic for \(trips.count - trips.kernelClocked) of \(trips.count) (the kernel stamped no send or receipt for those)"
+    case nil: return "rtt clock: none yet"
+    }
 }

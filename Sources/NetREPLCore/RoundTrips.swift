@@ -90,7 +90,7 @@ public struct RoundTrips: Sendable, Equatable {
 }
 
 extension RoundTrips {
-    /// Clock counts over several sets of round trips, for one note under a table.
+    /// Clock counts over several sets of round trips (one path of :compare, all its sizes).
     public struct Clocks: Sendable {
         private var all = 0
         private var kernel = 0
@@ -102,7 +102,8 @@ extension RoundTrips {
             kernel += trips.kernelClocked
         }
 
-        public var note: String { clockNote(count: all, kernel: kernel) }
+        /// Kernel when every figure was; nil before any.
+        public var clock: RTTClock? { all == 0 ? nil : (kernel == all ? .kernel : .monotonic) }
     }
 }
 

@@ -147,6 +147,8 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
             #expect(cells.count == 9 && cells[2] == "-" && cells.filter { $0 == "ms" }.count == 3, "\(row)")
         }
         #expect(r.stderr.contains("not answered (lost or failed): 2 on udp at 16 B, 2 on udp at 2048 B"))
+        // No UDP figure at all; a per-line reply ends with the FIN, which carries no kernel stamp.
+        #expect(r.stderr.contains("rtt clock: tcp persistent kernel, tcp per-line monotonic\n"))
         // :compare leaves the session's own statistics alone.
         #expect(!r.stderr.contains("--- udp statistics ---"))
     }

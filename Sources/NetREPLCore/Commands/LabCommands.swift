@@ -83,13 +83,13 @@ extension LabCommands {
         let result = c.compare(plan)
         var rows = [["size"] + ComparedPath.allCases.map(\.rawValue) + ["tcp connect"]]
         var unanswered: [String] = []
-        var trips = RoundTrips.Clocks()
+        var clocks: [ComparedPath: RoundTrips.Clocks] = [:]
         for comparison in result.comparisons {
             var row = ["\(comparison.size) B"]
             for path in ComparedPath.allCases {
                 let median = comparison.roundTrips[path]?.median
                 row.append(median.map(formatMilliseconds) ?? "-")
-                if let t = comparison.roundTrips[path] { trips.add(t) }
+                if let t = comparison.roundTrips[path] { clocks[path, default: RoundTrips.Clocks()].add(t) }
                 if let n = comparison.unanswered[path] { unanswered.append("\(n) on \(path.rawValue) at \(comparison.size) B") }
             }
             row.append(comparison.connects.median.map(formatMilliseconds) ?? "-")
@@ -97,7 +97,9 @@ extension LabCommands {
         }
         c.table(rows, rightAligned: Set(0..<rows[0].count))
         if !unanswered.isEmpty { c.info("not answered (lost or failed): " + unanswered.joined(separator: ", ")) }
-        c.info(trips.note)
+        // Per path: a per-line reply ends with the server's FIN, which the kernel does not stamp.
+        let perPath = ComparedPath.allCases.compactMap { path in clocks[path]?.clock.map { "\(path.rawValue) \($0.rawValue)" } }
+        if !perPath.isEmpty { c.info("rtt clock: " + perPath.joined(separator: ", ")) }
         if result.interrupted { c.info("(interrupted: the last row has the rounds done)") }
     }
 
