@@ -52,6 +52,12 @@ public struct SessionStartError: Error, CustomStringConvertible {
 public final class Session: CommandContext {
     public private(set) var configuration: SessionConfiguration
     public private(set) var statistics = SessionStatistics()
+    /// :stats per target, transport and TCP mode.
+    public private(set) var book = StatisticsBook()
+    /// :trace on: each exchange's socket calls are shown after it.
+    public var tracing = false
+    /// The last line's exchange, for :capture.
+    public private(set) var lastExchange: Exchange?
     public private(set) var exitStatus: Int32 = ExitStatus.success
     public let history: HistoryStore
     let source: LineSource
@@ -261,6 +267,7 @@ public final class Session: CommandContext {
         retired.removeAll { old in
             guard old.waiting == 0 else { return false }
             old.close()
+            targets[ObjectIdentifier(old)] = nil
             return true
         }
     }
@@ -269,6 +276,7 @@ public final class Session: CommandContext {
         switch notice {
         case .event(let event):
             statistics[transport.kind].record(event)
+            book.record(event, target: target(of: transport), transport: transport.kind, tcpMode: transport.tcpMode)
             switch event {
             case .noise(let noise):
                 // Summed and shown before the next outcome, or after a second at the prompt.
@@ -302,7 +310,7 @@ public final class Session: CommandContext {
             presenter.unsent(line)
         case .settled(let id, let exchange):
             flushNoise()
-            settled(exchange, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil))
+            settled(exchange, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil), target: target(of: transport))
         }
     }
 
@@ -324,6 +332,7 @@ public final class Session: CommandContext {
         transport = nil
         if current.waiting == 0 {
             current.close()
+            targets[ObjectIdentifier(current)] = nil
         } else {
             retired.append(current)
         }
@@ -414,7 +423,16 @@ public final class Session: CommandContext {
             made = TCPTransport(addresses: addresses, mode: configuration.tcpMode, framing: configuration.tcpFraming, interruption: interruption)
         }
         transport = made
+        targets[ObjectIdentifier(made)] = configuration.target.description
         return made
+    }
+
+    /// The target each transport was made for, for :stats (a transport retired by :connect
+    /// settles its lines after the target has changed).
+    private var targets: [ObjectIdentifier: String] = [:]
+
+    private func target(of transport: any Transport) -> String {
+        targets[ObjectIdentifier(transport)] ?? configuration.target.description
     }
 
     /// Sends `payload`, and records `recordAs` in the history (nil: don't) once it settles. At a
@@ -438,9 +456,13 @@ public final class Session: CommandContext {
     }
 
     /// Shows, counts and records the outcome of a line.
-    private func settled(_ exchange: Exchange, as pending: Pending) {
+    /// `target`: the one `exchange`'s transport was made for (:connect may have changed it since).
+    private func settled(_ exchange: Exchange, as pending: Pending, target: String) {
         statistics[exchange.transport].record(exchange)
+        book.record(exchange, target: target)
         presenter.show(exchange, target: configuration.target.description)
+        if tracing { presenter.showTrace(exchange) }
+        lastExchange = exchange
         switch exchange.outcome {
         case .reply: break
         case .failed(let failure) where failure.isConnectionFailure:
@@ -490,6 +512,86 @@ public final class Session: CommandContext {
 
     public func quit() {
         quitting = true
+    }
+
+    public func resetStatistics() {
+        statistics = SessionStatistics()
+        book = StatisticsBook()
+    }
+
+    public func ping(_ plan: PingPlan) {
+        // The address UDP lines reach now first; as they do, move on from one that refuses
+        // before anything came back (localhost as ::1 to a server on 127.0.0.1 only).
+        let first = (transport as? UDPTransport)?.currentPeer ?? addresses[0]
+        var candidates = [first] + addresses.filter { $0 != first }
+        let target = configuration.target.description
+        var tally = PingTally()
+        var result: (end: PingEnd, sent: Int, elapsed: Duration)
+        repeat {
+            let address = candidates.removeFirst()
+            if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
+            tally = PingTally()
+            result = Pinger.run(plan, to: address, interruption: interruption) { event in
+                tally.count(event)
+                presenter.show(event, target: target)
+            }
+            guard case .failed(.refused) = result.end, tally.received == 0, let next = candidates.first else { break }
+            presenter.meta("udp: nothing listening on \(address); trying \(next)")
+        } while true
+        tally.transmitted = result.sent
+        switch result.end {
+        case .completed:
+            break
+        case .interrupted(let signal):
+            _ = interruptions.take()
+            // Ctrl-C ends the probing, with its summary, and the session goes on; another signal ends it.
+            if signal != SIGINT { endedBy = signal } else if style.interactive { source.discardPending() }
+        case .failed(let failure):
+            presenter.error(presenter.describe(failure, exchange: Exchange(line: Line("ping"), transport: .udp, outcome: .failed(failure))))
+            exitStatus = max(exitStatus, failure.isConnectionFailure ? ExitStatus.usageOrConnection : ExitStatus.someFailed)
+        }
+        for line in tally.summary(target: target, elapsed: result.elapsed) { presenter.info(line) }
+        if tally.received < tally.transmitted { exitStatus = max(exitStatus, ExitStatus.someFailed) }
+    }
+
+    private var style: OutputStyle { configuration.style }
+
+    public func measureClock() -> ClockCheck { ClockCheck.run() }
+
+    /// Runs :compare on transports of its own, so that the session's connection and statistics
+    /// are left as they were.
+    public func compare(_ plan: ComparePlan) -> CompareResult {
+        let udp = UDPTransport(addresses: addresses, interruption: interruption)
+        let persistent = TCPTransport(addresses: addresses, mode: .persistent, framing: configuration.tcpFraming, interruption: interruption)
+        let perLine = TCPTransport(addresses: addresses, mode: .perLine, interruption: interruption)
+        defer { udp.close(); persistent.close(); perLine.close() }
+        var result = CompareResult()
+        for size in plan.sizes ?? [plan.line.bytes.count] {
+            let line = plan.line(ofSize: plan.sizes == nil ? nil : size)
+            var comparison = Comparison(size: size)
+            for round in 0..<plan.rounds {
+                let paths = ComparedPath.allCases
+                for i in paths.indices {
+                    let path = paths[(i + round) % paths.count]
+                    let exchange: Exchange
+                    switch path {
+                    case .udp: exchange = udp.exchange(line, timeout: configuration.timeout)
+                    case .tcpPersistent: exchange = persistent.exchange(line, timeout: configuration.timeout)
+                    case .tcpPerLine: exchange = perLine.exchange(line, timeout: configuration.timeout)
+                    }
+                    if case .cancelled(let signal) = exchange.outcome {
+                        _ = interruptions.take()
+                        if signal != SIGINT { endedBy = signal }
+                        result.comparisons.append(comparison)
+                        result.interrupted = true
+                        return result
+                    }
+                    comparison.record(exchange, on: path)
+                }
+            }
+            result.comparisons.append(comparison)
+        }
+        return result
     }
 
     public func info(_ text: String) { presenter.info(text) }

@@ -1,5 +1,5 @@
-// Per-transport counters and round-trip times, summarised the way ping(8) does
-// (iputils ping_common.c, finish(): mdev = sqrt(mean(rtt²) − mean(rtt)²)).
+// Per-transport counters and round-trip times, summarised the way ping(8) does (the figures
+// themselves are RoundTrips', shared with :ping and :stats).
 
 import Histogram
 import NetREPLProtocol
@@ -16,10 +16,8 @@ public struct TransportStatistics: Sendable {
     public private(set) var cancelled = 0
     public private(set) var errors = 0
     public private(set) var connects = 0
-    private var sum = 0.0
-    private var sumOfSquares = 0.0
-    public private(set) var minimum: UInt64 = .max
-    public private(set) var maximum: UInt64 = 0
+    /// min/avg/max/mdev, as :ping and :stats compute them.
+    public private(set) var roundTrips = RoundTrips()
     private var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
 
     public init() {
@@ -35,7 +33,8 @@ public struct TransportStatistics: Sendable {
         switch exchange.outcome {
         case .reply(let reply):
             received += 1
-            recordRTT(reply.roundTrip.wholeNanoseconds)
+            roundTrips.add(reply.roundTrip, clock: reply.clock)
+            _ = histogram.record(Swift.max(reply.roundTrip.wholeNanoseconds, 1))
         case .lost:
             lost += 1
         case .truncated:
@@ -57,30 +56,16 @@ public struct TransportStatistics: Sendable {
         }
     }
 
-    mutating func recordRTT(_ nanoseconds: UInt64) {
-        let micros = Double(nanoseconds) / 1_000
-        sum += micros
-        sumOfSquares += micros * micros
-        minimum = Swift.min(minimum, nanoseconds)
-        maximum = Swift.max(maximum, nanoseconds)
-        _ = histogram.record(Swift.max(nanoseconds, 1))
-    }
-
     /// Per cent of lines sent without an on-time reply.
     public var lossPercent: Double {
         sent == 0 ? 0 : Double(sent - received) * 100 / Double(sent)
     }
 
     /// Mean RTT in microseconds.
-    public var meanMicroseconds: Double { received == 0 ? 0 : sum / Double(received) }
+    public var meanMicroseconds: Double { roundTrips.meanMicroseconds }
 
     /// ping's mdev in microseconds: the population standard deviation of the RTTs.
-    public var mdevMicroseconds: Double {
-        guard received > 0 else { return 0 }
-        let mean = sum / Double(received)
-        let variance = sumOfSquares / Double(received) - mean * mean
-        return variance > 0 ? variance.squareRoot() : 0
-    }
+    public var mdevMicroseconds: Double { roundTrips.mdevMicroseconds }
 
     /// The RTT below which `percentile` per cent fall, in nanoseconds (HdrHistogram, 3 digits).
     public func percentile(_ percentile: Double) -> UInt64 {
@@ -102,11 +87,7 @@ public struct TransportStatistics: Sendable {
     }
 
     /// `rtt min/avg/max/mdev = 0.051/0.084/0.120/0.020 ms`, or nil before any reply.
-    public var rttLine: String? {
-        guard received > 0 else { return nil }
-        let values = [Double(minimum) / 1_000, meanMicroseconds, Double(maximum) / 1_000, mdevMicroseconds]
-        return "rtt min/avg/max/mdev = " + values.map { fixed($0 / 1_000, 3) }.joined(separator: "/") + " ms"
-    }
+    public var rttLine: String? { roundTrips.rttLine }
 
     /// `rtt p50/p90/p99/p99.9 = … ms`, from the histogram.
     public var percentileLine: String? {

@@ -66,8 +66,9 @@ final class Attendant {
 
     func record(_ event: TransportEvent) { events.append(event) }
 
-    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, listensAfterReply: Bool = false) -> Ticket {
-        tracker.sent(line, framing: framing, at: instant, listensAfterReply: listensAfterReply)
+    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, clock: RTTClock,
+              listensAfterReply: Bool = false) -> Ticket {
+        tracker.sent(line, framing: framing, at: instant, clock: clock, listensAfterReply: listensAfterReply)
     }
 
     @discardableResult
@@ -134,18 +135,20 @@ final class Attendant {
             if received.count == 0 && attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .serverClosed
-                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival), awaited: awaited)
+                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival, kernelStamped: received.kernelStamped),
+                              awaited: awaited)
             }
             if awaited, let deadline, received.arrival > deadline {
                 tracker.abandon(attended.ticket)
-                if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival) {
+                if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                                                           kernelStamped: received.kernelStamped) {
                     return .expired(late: late)
                 }
                 return .expired(late: nil)
             }
-            if let news = settle(tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival), awaited: awaited) {
-                return news
-            }
+            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                                              kernelStamped: received.kernelStamped)
+            if let news = settle(resolution, awaited: awaited) { return news }
         }
         return nil
     }

@@ -44,17 +44,30 @@ public struct Line: Sendable, Equatable {
     }
 }
 
-/// A reply, with the time from just before the send to the kernel's receipt of its last byte.
+/// Which clock a round-trip time was read from.
+public enum RTTClock: String, Sendable, Equatable {
+    /// The kernel stamped both ends: the send as the line was handed to the device, the receipt
+    /// of the reply's last byte as it came in.
+    case kernel
+    /// At least one end is netrepl's own reading of the monotonic clock (just before the send, or
+    /// when it read a bare end of stream), so the figure includes some of netrepl's own time.
+    case monotonic
+}
+
+/// A reply, with the time from the line's send to the kernel's receipt of the reply's last byte.
 public struct Reply: Sendable, Equatable {
     public var bytes: [UInt8]
     public var roundTrip: Duration
     /// Bytes received for it, its terminator included.
     public var bytesReceived: Int
+    /// Where `roundTrip`'s two instants came from.
+    public var clock: RTTClock
 
-    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int) {
+    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic) {
         self.bytes = bytes
         self.roundTrip = roundTrip
         self.bytesReceived = bytesReceived
+        self.clock = clock
     }
 }
 
@@ -227,6 +240,8 @@ public struct Exchange: Sendable {
     public var timeout: Duration = .zero
     public var outcome: ExchangeOutcome
     public var events: [TransportEvent] = []
+    /// The calls made on the line's socket and its local address (for :trace, :capture, --json).
+    public var trace = SocketTrace()
 
     public init(line: Line, transport: TransportKind, tcpMode: TCPMode? = nil, outcome: ExchangeOutcome) {
         self.line = line

@@ -42,11 +42,17 @@ public struct ReplyTracker: Sendable {
     private struct Entry {
         let line: Line
         let sentAt: ContinuousClock.Instant
+        let sendClock: RTTClock
         let framing: any ReplyFraming
         /// After its reply, what comes is framed as replies sent unasked (a persistent connection).
         let listens: Bool
         var state: State
         var buffer: [UInt8] = []
+
+        /// Kernel only when the kernel stamped both ends.
+        func clock(receiveStamped: Bool) -> RTTClock {
+            sendClock == .kernel && receiveStamped ? .kernel : .monotonic
+        }
     }
 
     private var entries: [Ticket: Entry] = [:]
@@ -64,19 +70,22 @@ public struct ReplyTracker: Sendable {
     /// Lines whose socket is still kept.
     public var count: Int { entries.count }
 
-    /// Records a line sent at `instant`, whose reply is framed by `framing`. With
-    /// `listensAfterReply` (a persistent connection), whole replies that come after this line's
-    /// are replies sent unasked, not noise.
+    /// Records a line sent at `instant` (read from `clock`), whose reply is framed by `framing`.
+    /// With `listensAfterReply` (a persistent connection), whole replies that come after this
+    /// line's are replies sent unasked, not noise.
     public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant,
-                              listensAfterReply: Bool = false) -> Ticket {
+                              clock: RTTClock = .monotonic, listensAfterReply: Bool = false) -> Ticket {
         nextTicket += 1
         let ticket = Ticket(value: nextTicket)
-        entries[ticket] = Entry(line: line, sentAt: instant, framing: framing, listens: listensAfterReply, state: .awaited)
+        entries[ticket] = Entry(line: line, sentAt: instant, sendClock: clock, framing: framing, listens: listensAfterReply,
+                                state: .awaited)
         return ticket
     }
 
-    /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream).
-    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant) -> Resolution?
+    /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream);
+    /// `kernelStamped`: `arrival` is the kernel's receive stamp.
+    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant,
+                                                 kernelStamped: Bool = false) -> Resolution?
     where C.Element == UInt8 {
         guard var entry = entries[ticket] else {
             noise.countUnexpected(bytes)
@@ -125,7 +134,8 @@ public struct ReplyTracker: Sendable {
             noise.countUnexpected(rest)
         }
         let roundTrip = max(arrival - entry.sentAt, .zero)
-        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length)) }
+        let clock = entry.clock(receiveStamped: kernelStamped)
+        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length, clock: clock)) }
         return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
     }
 
@@ -153,7 +163,8 @@ public struct ReplyTracker: Sendable {
     }
 
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
-    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant) -> Resolution? {
+    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant,
+                               kernelStamped: Bool = false) -> Resolution? {
         guard var entry = entries[ticket] else { return nil }
         defer { entries[ticket] = entry }
         let state = entry.state
@@ -172,7 +183,8 @@ public struct ReplyTracker: Sendable {
             if state == .awaited {
                 if complete {
                     entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
-                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count))
+                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count,
+                                                clock: entry.clock(receiveStamped: kernelStamped)))
                 }
                 return .cut(ticket, received: received, end: end)
             }

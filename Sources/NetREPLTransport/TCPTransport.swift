@@ -58,6 +58,16 @@ public final class TCPTransport: Transport {
             self.exchange = exchange
         }
 
+        /// Adds to the exchange what was done on the socket of the step under way since the last
+        /// take: called as a step's socket is left (a retry, an abort) and as the line settles.
+        func traceSocket() {
+            switch phase {
+            case .queued: break
+            case .connecting(let c): exchange.trace(c.socket)
+            case .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
+            }
+        }
+
         var deadline: ContinuousClock.Instant? {
             switch phase {
             case .queued: return nil
@@ -171,6 +181,7 @@ public final class TCPTransport: Transport {
             } catch {
                 flight.connectFailure = Self.failure(error, address)
                 socket.close()
+                flight.exchange.trace(socket)
             }
         }
         settle(flight, .failed(flight.connectFailure ?? .refused(addresses[0])))
@@ -188,6 +199,7 @@ public final class TCPTransport: Transport {
     private func connectFinished(_ flight: Flight, _ c: Connecting, error: Errno?) {
         if let error {
             c.socket.close()
+            flight.exchange.trace(c.socket)
             flight.connectFailure = Self.failure(error, addresses[c.addressIndex])
             if c.addressIndex + 1 < addresses.count { return connect(flight, from: c.addressIndex + 1) }
             return settle(flight, .failed(flight.connectFailure ?? .refused(addresses[0])))
@@ -237,8 +249,12 @@ public final class TCPTransport: Transport {
             }
         }
         attendant.retire(attended.ticket)
+        // The round trip starts at the kernel's stamp of the last byte when it gives one; the
+        // deadline stays from the first send.
+        let stamped = attended.socket.lastSendStamp()
         attended.ticket = attendant.sent(flight.exchange.line, framing: mode == .persistent ? lineFraming : EndOfStreamFraming(),
-                                         at: sentAt, listensAfterReply: mode == .persistent)
+                                         at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel,
+                                         listensAfterReply: mode == .persistent)
         // The half-close tells a streaming server (netrepl-server) that the request is complete;
         // a read-once server (the textbook's) has its bytes already and does not care.
         if mode == .perLine { attended.socket.shutdownWrite() }
@@ -252,6 +268,7 @@ public final class TCPTransport: Transport {
                 // A connection the server closed between our look and our send fails on use.
                 flight.retried = true
                 replaceConnection(because: attended.end ?? .reset)
+                flight.traceSocket()
                 flight.phase = .queued
                 return start(flight)
             }
@@ -343,6 +360,7 @@ public final class TCPTransport: Transport {
                 replaceConnection(because: end == .reset ? .reset : .serverClosed)
                 if received.isEmpty && flight.reused && !flight.retried {
                     flight.retried = true
+                    flight.traceSocket()
                     flight.phase = .queued
                     return start(flight)
                 }
@@ -395,6 +413,7 @@ public final class TCPTransport: Transport {
             if mode == .persistent { replaceConnection(because: .replyAbandoned) } else { attendant.close(attended) }
         case .awaiting(let attended, _): setAside(attended)
         }
+        flight.traceSocket()
         flight.phase = .queued
     }
 
@@ -407,6 +426,7 @@ public final class TCPTransport: Transport {
     private func settle(_ flight: Flight, _ outcome: ExchangeOutcome) {
         flushEvents()
         flights.removeAll { $0 === flight }
+        flight.traceSocket()
         flight.exchange.outcome = outcome
         notices.append(.settled(flight.id, flight.exchange))
     }

@@ -21,6 +21,13 @@ public final class UDPTransport: Transport {
         var exchange: Exchange
         let attended: Attended
         let deadline: ContinuousClock.Instant
+
+        /// The exchange with its socket's calls so far (the send, and each receive since); takes them.
+        func tracedExchange() -> Exchange {
+            var exchange = exchange
+            exchange.trace(attended.socket)
+            return exchange
+        }
     }
 
     private var flights: [Flight] = []
@@ -79,6 +86,7 @@ public final class UDPTransport: Transport {
             do {
                 try socket.connect(to: address)
             } catch {
+                exchange.trace(socket)
                 if moveToNextAddress(from: address) { continue }
                 return settle(id, exchange, .failed(.cannotConnect(address, error)))
             }
@@ -86,11 +94,17 @@ public final class UDPTransport: Transport {
             do {
                 _ = try socket.send(payload)
             } catch .messageTooLong {
+                exchange.trace(socket)
                 return settle(id, exchange, .failed(.datagramTooLarge(size: payload.count, limit: address.maximumDatagram)))
             } catch {
+                exchange.trace(socket)
                 return settle(id, exchange, .failed(.sendFailed(address, error)))
             }
-            let ticket = attendant.sent(exchange.line, framing: framing, at: sentAt)
+            // The socket's calls go into the exchange when its flight settles (`settle(_:_:)`),
+            // so that they include the receives that brought the reply.
+            let stamped = socket.lastSendStamp()
+            let ticket = attendant.sent(exchange.line, framing: framing, at: stamped ?? sentAt,
+                                        clock: stamped == nil ? .monotonic : .kernel)
             let attended = Attended(socket: socket, kind: .datagram, ticket: ticket, peer: address)
             flights.append(Flight(id: id, exchange: exchange, attended: attended, deadline: sentAt + exchange.timeout))
             return
@@ -128,15 +142,15 @@ public final class UDPTransport: Transport {
                 attendant.close(flight.attended)
                 let address = flight.attended.peer
                 if moveToNextAddress(from: address) {
-                    launch(flight.id, flight.exchange)
+                    launch(flight.id, flight.tracedExchange())
                     continue
                 }
                 if !addressConfirmed { addressIndex = 0 }
-                settle(flight.id, flight.exchange, .failed(.refused(address)))
+                settle(flight, .failed(.refused(address)))
             case .failed(let error):
                 remove(flight)
                 attendant.close(flight.attended)
-                settle(flight.id, flight.exchange, .failed(.receiveFailed(flight.attended.peer, error)))
+                settle(flight, .failed(.receiveFailed(flight.attended.peer, error)))
             }
         }
         flushEvents()
@@ -159,7 +173,12 @@ public final class UDPTransport: Transport {
     private func finish(_ flight: Flight, _ outcome: ExchangeOutcome) {
         remove(flight)
         attendant.keep(flight.attended)
-        settle(flight.id, flight.exchange, outcome)
+        settle(flight, outcome)
+    }
+
+    /// Settles `flight`'s line, with what was done on its socket.
+    private func settle(_ flight: Flight, _ outcome: ExchangeOutcome) {
+        settle(flight.id, flight.tracedExchange(), outcome)
     }
 
     private func remove(_ flight: Flight) {
