@@ -71,6 +71,8 @@ public final class Session: CommandContext {
     private var retired: [any Transport] = []
     /// Lines submitted and not yet settled: what to record in the history when they do.
     private var pending: [SubmissionID: Pending] = [:]
+    /// History records in the order their lines were typed, each line's waiting for its outcome.
+    private var unrecorded: [(id: SubmissionID?, entry: HistoryRecord?)] = []
     /// Noise counted and not yet shown: summed, and shown before the next outcome or once a second.
     private var unshownNoise: (noise: Noise, transport: TransportKind, since: ContinuousClock.Instant)?
     private var floodGate = FloodGate()
@@ -179,9 +181,7 @@ public final class Session: CommandContext {
                     endedBy = signal
                 }
             }
-            if let signal = interruptions.take() {
-                if signal == SIGINT { interrupted() } else { endedBy = signal }
-            }
+            // Signals are the line source's while its prompt is up (Ctrl-C also discards the line).
             serviceTransports(ready: ready)
             serviceClock()
             if shownPrompt != prompt && !quitting && endedBy == nil && !endOfInput {
@@ -289,7 +289,8 @@ public final class Session: CommandContext {
                 return
             case .late(let late):
                 presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
-                record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip)
+                record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip,
+                       transport: transport.kind)
             case .unasked(var unasked) where terminal.source != nil:
                 flushFlood(force: false)
                 let shown = floodGate.admit(unasked.count)
@@ -306,11 +307,13 @@ public final class Session: CommandContext {
         case .queued(_, let line, let ahead):
             presenter.queued(line, ahead: ahead)
         case .unsent(let id, let line):
-            pending[id] = nil
             presenter.unsent(line)
+            if let unsent = pending.removeValue(forKey: id), let recordAs = unsent.recordAs {
+                record(recordAs, outcome: .cancelled, rtt: nil, for: id, transport: transport.kind, target: unsent.target)
+            }
         case .settled(let id, let exchange):
             flushNoise()
-            settled(exchange, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil), target: target(of: transport))
+            settled(exchange, id: id, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil, target: target(of: transport)))
         }
     }
 
@@ -399,10 +402,25 @@ public final class Session: CommandContext {
         lastLine = line
     }
 
-    private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?) {
-        let entry = HistoryRecord.now(transport: configuration.transport, target: configuration.target.description,
+    /// Records `line` in the history; for a line sent (`id`), in the place kept for it when it was
+    /// sent, with the transport and target it went on.
+    private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?, for id: SubmissionID? = nil,
+                        transport: TransportKind? = nil, target: String? = nil) {
+        let entry = HistoryRecord.now(transport: transport ?? configuration.transport, target: target ?? configuration.target.description,
                                       outcome: outcome, rttNanoseconds: rtt?.wholeNanoseconds, line: line)
-        if let problem = history.append(entry) { presenter.warning(problem) }
+        if let id, let place = unrecorded.firstIndex(where: { $0.id == id }) {
+            unrecorded[place].entry = entry
+        } else if outcome == .late {
+            // Not typed: it happened now, before the outcomes still awaited.
+            unrecorded.insert((nil, entry), at: unrecorded.firstIndex { $0.entry == nil } ?? unrecorded.endIndex)
+        } else {
+            unrecorded.append((nil, entry))
+        }
+        // Lines typed ahead settle in any order; the history keeps the order they were typed in.
+        while let first = unrecorded.first, let ready = first.entry {
+            unrecorded.removeFirst()
+            if let problem = history.append(ready) { presenter.warning(problem) }
+        }
     }
 
     private var interruption: @Sendable () -> Int32? { { [interruptions] in interruptions.pending } }
@@ -411,6 +429,8 @@ public final class Session: CommandContext {
     private struct Pending {
         /// The line as the history records it (nil: not recorded).
         var recordAs: String?
+        /// The target it was sent to (`:connect` may change the session's meanwhile).
+        var target: String
     }
 
     private func currentTransport() -> any Transport {
@@ -427,8 +447,8 @@ public final class Session: CommandContext {
         return made
     }
 
-    /// The target each transport was made for, for :stats (a transport retired by :connect
-    /// settles its lines after the target has changed).
+    /// The target each transport was made for: the :stats path of what it reports apart from
+    /// lines (late replies, noise, connects), which may come after :connect changed the target.
     private var targets: [ObjectIdentifier: String] = [:]
 
     private func target(of transport: any Transport) -> String {
@@ -440,7 +460,8 @@ public final class Session: CommandContext {
     private func send(_ payload: Line, recordAs: String?) {
         let transport = currentTransport()
         let id = transport.submit(payload, timeout: configuration.timeout)
-        pending[id] = Pending(recordAs: recordAs)
+        pending[id] = Pending(recordAs: recordAs, target: configuration.target.description)
+        if recordAs != nil { unrecorded.append((id, nil)) }
         takeNotices()
         guard terminal.source == nil else { return }
         var cancelled = false
@@ -456,10 +477,9 @@ public final class Session: CommandContext {
     }
 
     /// Shows, counts and records the outcome of a line.
-    /// `target`: the one `exchange`'s transport was made for (:connect may have changed it since).
-    private func settled(_ exchange: Exchange, as pending: Pending, target: String) {
+    private func settled(_ exchange: Exchange, id: SubmissionID, as pending: Pending) {
         statistics[exchange.transport].record(exchange)
-        book.record(exchange, target: target)
+        book.record(exchange, target: pending.target)
         presenter.show(exchange, target: configuration.target.description)
         if tracing { presenter.showTrace(exchange) }
         lastExchange = exchange
@@ -470,7 +490,10 @@ public final class Session: CommandContext {
         case .lost, .truncated, .cancelled, .failed:
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
-        if let recordAs = pending.recordAs { record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip) }
+        if let recordAs = pending.recordAs {
+            record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip, for: id,
+                   transport: exchange.transport, target: pending.target)
+        }
         if case .cancelled(let signal) = exchange.outcome, terminal.source == nil {
             _ = interruptions.take()
             // At a prompt, Ctrl-C cancels the wait and the session goes on; a script, or another

@@ -36,7 +36,8 @@ final class PTYProcess {
     /// never fail with EIO while output is still wanted).
     private let slave: Int32
     private var output: [UInt8] = []
-    /// Where the next `expect` starts looking, as an offset into `transcript`'s scalars.
+    /// Where the next `expect` starts looking, as an offset into the scalars of the output (not
+    /// of `transcript`, which a later erase may shorten before this point).
     private var cursor = 0
     private(set) var exitStatus: Int32?
     /// The window's sizes, each with the offset into the output from which it applies.
@@ -137,11 +138,11 @@ final class PTYProcess {
     func expect(_ text: String, seconds: Double = 30) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            let scalars = Array(transcript.unicodeScalars)
-            let pending = String(String.UnicodeScalarView(scalars[min(cursor, scalars.count)...]))
+            let (pending, origins) = unmatchedWithOrigins
             if let range = pending.range(of: text) {
                 let upTo = String(pending[..<range.upperBound])
-                cursor += upTo.unicodeScalars.count
+                let count = upTo.unicodeScalars.count
+                if count > 0 { cursor = origins[count - 1] + 1 }
                 return upTo
             }
             if Date() >= deadline {
@@ -218,9 +219,14 @@ final class PTYProcess {
     var transcript: String { TerminalText.plain(output) }
 
     /// The output not yet matched by `expect`.
-    var unmatched: String {
-        let scalars = Array(transcript.unicodeScalars)
-        return String(String.UnicodeScalarView(scalars[min(cursor, scalars.count)...]))
+    var unmatched: String { unmatchedWithOrigins.text }
+
+    /// The plain text of the output after the cursor, and for each of its scalars the offset of
+    /// the output scalar it came from.
+    private var unmatchedWithOrigins: (text: String, origins: [Int]) {
+        let scalars = Array(String(decoding: output, as: UTF8.self).unicodeScalars)
+        let (text, origins) = TerminalText.plain(scalars, from: min(cursor, scalars.count))
+        return (String(String.UnicodeScalarView(text)), origins)
     }
 
     /// Reads what is available within `milliseconds`; true if anything was read.
@@ -304,24 +310,51 @@ final class PTYProcess {
 /// Terminal output as plain text: what a person would read, minus the cursor movements.
 enum TerminalText {
     /// Removes ANSI escape sequences (CSI, OSC, two-character escapes, and an incomplete one at
-    /// the end), carriage returns, backspaces, BEL and readline's prompt markers.
+    /// the end), carriage returns, backspaces, BEL and readline's prompt markers. A line erased
+    /// from its start (a carriage return, then erase-line: how text printed above a live prompt
+    /// first takes the prompt away) is dropped, as it is from the screen.
     static func plain(_ bytes: [UInt8]) -> String {
         let scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
-        var out = String.UnicodeScalarView()
-        var i = 0
+        return String(String.UnicodeScalarView(plain(scalars, from: 0).text))
+    }
+
+    /// The plain text of `scalars[start...]`, with the offset in `scalars` each of its scalars came from.
+    static func plain(_ scalars: [Unicode.Scalar], from start: Int) -> (text: [Unicode.Scalar], origins: [Int]) {
+        var out: [Unicode.Scalar] = []
+        var origins: [Int] = []
+        var lineStart = 0
+        var atColumnZero = true
+        var i = start
         while i < scalars.count {
             let c = scalars[i]
             switch c {
             case "\u{1B}":
                 // The same reading of escapes as the prompt markup's; an incomplete one runs to the end.
-                i = PromptMarkup.escapeSequenceEnd(scalars, from: i)
-            case "\r", "\u{08}", "\u{07}", "\u{01}", "\u{02}":
+                let end = PromptMarkup.escapeSequenceEnd(scalars, from: i)
+                let sequence = String(String.UnicodeScalarView(scalars[i..<end]))
+                if atColumnZero && ["\u{1B}[K", "\u{1B}[0K", "\u{1B}[2K"].contains(sequence) {
+                    out.removeSubrange(lineStart...)
+                    origins.removeSubrange(lineStart...)
+                }
+                i = end
+            case "\r":
+                atColumnZero = true
+                i += 1
+            case "\u{08}", "\u{07}", "\u{01}", "\u{02}":
+                i += 1
+            case "\n":
+                out.append(c)
+                origins.append(i)
+                lineStart = out.count
+                atColumnZero = true
                 i += 1
             default:
                 out.append(c)
+                origins.append(i)
+                atColumnZero = false
                 i += 1
             }
         }
-        return String(out)
+        return (out, origins)
     }
 }
