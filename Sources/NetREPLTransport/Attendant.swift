@@ -29,7 +29,8 @@ enum News {
     /// The tracker settled the awaited line: its reply, or its reply cut short.
     case resolved(Resolution)
     /// Something came after the deadline, so the line is lost; `late` is its reply, if whole.
-    case expired(late: LateReply?)
+    /// `partialBytes`: what had come of the reply by the deadline.
+    case expired(late: LateReply?, partialBytes: Int)
     /// Receiving failed (for UDP, ECONNREFUSED: nothing listening).
     case failed(Errno)
 }
@@ -139,12 +140,12 @@ final class Attendant {
                               awaited: awaited)
             }
             if awaited, let deadline, received.arrival > deadline {
-                tracker.abandon(attended.ticket)
+                let partial = tracker.abandon(attended.ticket)
                 if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
                                                            kernelStamped: received.kernelStamped) {
-                    return .expired(late: late)
+                    return .expired(late: late, partialBytes: partial)
                 }
-                return .expired(late: nil)
+                return .expired(late: nil, partialBytes: partial)
             }
             let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
                                               kernelStamped: received.kernelStamped)

@@ -368,9 +368,9 @@ public final class TCPTransport: Transport {
                 attendant.close(attended)
             }
             settle(flight, received.isEmpty ? .failed(.closedBeforeReply(attended.peer, end)) : .truncated(received: received, end: end))
-        case .expired(let late):
+        case .expired(let late, let partial):
             setAside(attended)
-            settle(flight, .lost(partialBytes: 0))
+            settle(flight, .lost(partialBytes: partial))
             if let late { attendant.record(.late(late)) }
         case .resolved(.late), .none:
             if due { settle(flight, .lost(partialBytes: setAside(attended))) }

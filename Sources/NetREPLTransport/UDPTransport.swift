@@ -134,8 +134,8 @@ public final class UDPTransport: Transport {
                 finish(flight, .truncated(received: received, end: end))
             case .resolved(.late), .none:
                 if due { finish(flight, .lost(partialBytes: attendant.abandon(flight.attended.ticket))) }
-            case .expired(let late):
-                finish(flight, .lost(partialBytes: 0))
+            case .expired(let late, let partial):
+                finish(flight, .lost(partialBytes: partial))
                 if let late { attendant.record(.late(late)) }
             case .failed(.connectionRefused):
                 remove(flight)
