@@ -185,6 +185,13 @@ static inline void netrepl_rl_bind(const char *keyseq, rl_command_func_t *functi
     rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
 }
 
+// The same in the vi keymaps too, for a key every editing mode has (Enter).
+static inline void netrepl_rl_bind_in_every_mode(const char *keyseq, rl_command_func_t *function) {
+    rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_insertion_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_movement_keymap);
+}
+
 // The locale's longest character in bytes (1: not a multibyte locale, such as C or POSIX), and
 // the screen columns of a character (-1: not printable here), both macros or hidden from Swift.
 int wcwidth(wchar_t c);

@@ -143,8 +143,8 @@ enum Readline {
         netrepl_rl_set_attempted_completion_function(attemptCompletion)
         netrepl_rl_set_completion_append_character(Int32(UInt8(ascii: " ")))
         netrepl_rl_bind_paste(pasteLines)
-        netrepl_rl_bind("\r", acceptLine)
-        netrepl_rl_bind("\n", acceptLine)
+        netrepl_rl_bind_in_every_mode("\r", acceptLine)
+        netrepl_rl_bind_in_every_mode("\n", acceptLine)
         Suggestions.bindKeys()
         using_history()
         // Now, after the bindings above (readline binds its own only where nothing is), and
