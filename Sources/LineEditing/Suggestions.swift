@@ -34,12 +34,14 @@ enum Suggestions {
         draw()
     }
 
-    /// Erases the suggestion drawn, if any: the cursor is at its start, so clearing to the end
-    /// of the screen row removes exactly it.
+    /// Erases the suggestion drawn, if any: the cursor is at its start, and nothing but the
+    /// suggestion follows it on the screen (text printed above goes above). Clearing to the end
+    /// of the screen, not just of the row, also removes what a terminal that reflows on resize
+    /// (tmux, VTE, kitty) moved to the rows below when it narrowed.
     static func erase() {
         guard shown != nil else { return }
         shown = nil
-        netrepl_rl_write("\u{1B}[K")
+        netrepl_rl_write("\u{1B}[J")
     }
 
     /// readline cleared the lines itself (`rl_clear_visible_line`): nothing of ours is left.

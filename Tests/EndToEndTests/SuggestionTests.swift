@@ -146,8 +146,9 @@ struct SuggestionTests {
         #expect(try s.client.waitForExit() == 0)
     }
 
-    @Test("a resize with a suggestion showing: redrawn once, cut to the new width, never wrapped")
-    func resize() throws {
+    @Test("a resize with a suggestion showing: redrawn once, cut to the new width, nothing left of the old one",
+          arguments: [false, true])
+    func resize(reflowingTerminal: Bool) throws {
         let s = try ScreenSession(columns: 80, extra: colour)
         let long = "resize " + String(repeating: "x", count: 60)
         try s.exchange(long, reply: long.uppercased())
@@ -155,9 +156,13 @@ struct SuggestionTests {
         // The rest of the row after the prompt and 3 typed characters, less one column, is suggested.
         let room = 80 - s.prompt.count - 3 - 1
         try s.waitForSuggestion("res", String(long.dropFirst(3).prefix(room)))
-        s.client.resize(columns: 40, rows: 50)
+        s.client.resize(columns: 40, rows: 50, reflow: reflowingTerminal)
         s.client.send("i")
-        let screen = try s.waitForSuggestion("resi", String(long.dropFirst(4).prefix(40 - s.prompt.count - 4 - 1)))
+        var screen = try s.waitForSuggestion("resi", String(long.dropFirst(4).prefix(40 - s.prompt.count - 4 - 1)))
+        #expect(screen.line(screen.row + 1).isEmpty)
+        s.client.resize(columns: 80, rows: 50, reflow: reflowingTerminal)
+        s.client.send("z")
+        screen = try s.waitForSuggestion("resiz", String(long.dropFirst(5).prefix(80 - s.prompt.count - 5 - 1)))
         #expect(screen.line(screen.row + 1).isEmpty)
         s.client.send(Key.right + Key.enter)
         try s.client.expect("\n" + long.uppercased() + "\n")

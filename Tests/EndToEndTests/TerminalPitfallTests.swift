@@ -82,16 +82,16 @@ struct TerminalPitfallTests {
         #expect(rows[(last + 1)...].contains { $0.contains("1 sent, 1 received") })
     }
 
-    @Test("a resize with a wrapped line typed redraws it whole, and it is sent whole")
-    func resizeKeepsTheLine() throws {
+    @Test("a resize with a wrapped line typed redraws it whole, and it is sent whole", arguments: [false, true])
+    func resizeKeepsTheLine(reflowingTerminal: Bool) throws {
         let s = try ScreenSession(columns: 80)
         let text = String(repeating: "resize ", count: 14) + "end"
         s.client.send(text)
         _ = try s.waitForEditingLine(text)
-        s.client.resize(columns: 50, rows: 50)
+        s.client.resize(columns: 50, rows: 50, reflow: reflowingTerminal)
         s.client.send("!")
         _ = try s.waitForEditingLine(text + "!")
-        s.client.resize(columns: 120, rows: 50)
+        s.client.resize(columns: 120, rows: 50, reflow: reflowingTerminal)
         s.client.send("?")
         _ = try s.waitForEditingLine(text + "!?")
         s.client.send(Key.enter)
