@@ -119,6 +119,32 @@ struct LiveLineTests {
         #expect(try p.waitForExit() == 0)
     }
 
+    @Test("text printed above with a suggestion showing: the suggestion is drawn again after the line, once")
+    func printAboveWithASuggestion() throws {
+        let (p, _) = try probe(recall: ["hello world"], extra: ["NO_COLOR": nil])
+        p.send("hel")
+        try p.waitForScreen("the suggestion") { $0.cursorLine == "probe> hello world" && $0.dimText($0.row) == "lo world" }
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1 above, the suggestion again") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> hello world" && s.dimText(s.row) == "lo world"
+        }
+        #expect(screen.column == "probe> hel".count)
+        #expect(screen.lines.filter { !$0.isEmpty } == ["tick 1", "probe> hello world"])
+        p.send(Key.right + Key.enter)
+        try p.expect("got: hello world\n")
+        p.send(Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
+    @Test("a history entry spanning lines is never suggested; an older one-line entry is")
+    func noSuggestionSpanningLines() throws {
+        let (p, _) = try probe(recall: ["multi word entry", "multi\nline entry"], extra: ["NO_COLOR": nil])
+        p.send("multi")
+        try p.waitForScreen("the one-line entry suggested") { $0.cursorLine == "probe> multi word entry" && $0.dimText($0.row) == " word entry" }
+        p.send(Key.ctrlU + Key.ctrlD)
+        #expect(try p.waitForExit() == 0)
+    }
+
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")
     func terminatedRestoresTheTerminal() throws {
         let (p, _) = try probe()
