@@ -56,8 +56,7 @@ struct LiveLineTests {
         }
         p.send(Key.enter)
         try p.expect("got: still here\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("the prompt changes in place, keeping what is typed and the cursor")
@@ -70,8 +69,7 @@ struct LiveLineTests {
         #expect(screen.column == "other> ab".count)
         p.send("X" + Key.enter)
         try p.expect("got: abXc\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("a paste gives a line per pasted line, each shown after its prompt, and leaves its last part to edit")
@@ -86,8 +84,7 @@ struct LiveLineTests {
         #expect(Array(shown.prefix(3)) == ["probe> one", "probe> two", "probe> three"])
         p.send(" more" + Key.enter)
         try p.expect("got: rest more\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("Ctrl-C: ^C ends the line, a newline follows, and a fresh empty prompt comes back")
@@ -103,8 +100,7 @@ struct LiveLineTests {
         p.send("fine" + Key.enter)
         try p.expect("got: fine\n")
         #expect(!p.transcript.contains("got: doomed"))
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("the prompt taken down leaves the cursor at the start of an empty line; what is written there survives")
@@ -115,8 +111,7 @@ struct LiveLineTests {
         let screen = try p.waitForScreen("the prompt back after hidden") { $0.cursorLine == "probe>" }
         let rows = screen.history.filter { !$0.isEmpty }
         #expect(Array(rows.suffix(4)) == ["probe> hide", "got: hide", "hidden", "probe>"])
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("text printed above with a suggestion showing: the suggestion is drawn again after the line, once")
@@ -132,8 +127,7 @@ struct LiveLineTests {
         #expect(screen.lines.filter { !$0.isEmpty } == ["tick 1", "probe> hello world"])
         p.send(Key.right + Key.enter)
         try p.expect("got: hello world\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("a history entry spanning lines is never suggested; an older one-line entry is")
@@ -141,8 +135,7 @@ struct LiveLineTests {
         let (p, _) = try probe(recall: ["multi word entry", "multi\nline entry"], extra: ["NO_COLOR": nil])
         p.send("multi")
         try p.waitForScreen("the one-line entry suggested") { $0.cursorLine == "probe> multi word entry" && $0.dimText($0.row) == " word entry" }
-        p.send(Key.ctrlU + Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")

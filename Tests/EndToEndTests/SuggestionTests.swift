@@ -31,6 +31,15 @@ extension TerminalScreen {
     }
 }
 
+/// netrepl with "hello world" sent, "hel" typed and the rest of it suggested.
+private func helloWorldSuggested() throws -> ScreenSession {
+    let s = try ScreenSession(extra: colour)
+    try s.exchange("hello world", reply: "HELLO WORLD")
+    s.client.send("hel")
+    try s.waitForSuggestion("hel", "lo world")
+    return s
+}
+
 @Suite("suggestions from the history, as in fish")
 struct SuggestionTests {
     @Test("the newest history line starting with what is typed is shown dimmed; Right accepts it, and it is sent whole")
@@ -73,8 +82,7 @@ struct SuggestionTests {
         s.client.send("\u{01}" + key + "<" + Key.enter)
         try s.client.expect(key == Key.end ? "\nALPHA BETA-GAMMA<\n" : "\nA<LPHA BETA-GAMMA\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("no suggestion with NO_COLOR, on TERM=dumb, or after :set suggest off: Right does not accept one",
@@ -90,8 +98,7 @@ struct SuggestionTests {
         s.client.send("hel" + Key.right + Key.enter)
         try s.client.expect("\nHEL\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
         // Nothing dim was ever written after a typed prompt (the round-trip lines may be dim).
         #expect(!s.client.screen.history.contains { $0.hasPrefix(s.prompt + "hel") && ![s.prompt + "hel", s.prompt + "hello world"].contains($0) })
     }
@@ -109,16 +116,12 @@ struct SuggestionTests {
         // Typing after a recall is typing again.
         s.client.send(Key.up + "\u{7F}c")
         try s.waitForSuggestion("abc", " extra")
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-R with a suggestion showing: the search shows none, and it comes back after Ctrl-G")
     func reverseSearch() throws {
-        let s = try ScreenSession(extra: colour)
-        try s.exchange("hello world", reply: "HELLO WORLD")
-        s.client.send("hel")
-        try s.waitForSuggestion("hel", "lo world")
+        let s = try helloWorldSuggested()
         s.client.send(Key.ctrlR)
         try s.client.waitForScreen("the search prompt, nothing dim") { $0.cursorLine.hasPrefix("(reverse-i-search)") && $0.dimText($0.row).isEmpty }
         s.client.send("wor")
@@ -127,23 +130,18 @@ struct SuggestionTests {
         }
         s.client.send("\u{07}")  // Ctrl-G: back to what was typed
         try s.waitForSuggestion("hel", "lo world")
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-L with a suggestion showing: the screen is cleared and the line and suggestion drawn once, at the top")
     func clearScreen() throws {
-        let s = try ScreenSession(extra: colour)
-        try s.exchange("hello world", reply: "HELLO WORLD")
-        s.client.send("hel")
-        try s.waitForSuggestion("hel", "lo world")
+        let s = try helloWorldSuggested()
         s.client.send(Key.ctrlL)
         // The clear and the redraw may arrive apart: wait for both.
         let screen = try s.client.waitForScreen("the line alone at the top") { $0.row == 0 && $0.cursorLine == s.prompt + "hello world" && $0.dimText(0) == "lo world" }
         #expect(screen.lines.filter { !$0.isEmpty } == [s.prompt + "hello world"])
         #expect(screen.column == (s.prompt + "hel").count)
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("a resize with a suggestion showing: redrawn once, cut to the new width, nothing left of the old one",
@@ -167,8 +165,7 @@ struct SuggestionTests {
         s.client.send(Key.right + Key.enter)
         try s.client.expect("\n" + long.uppercased() + "\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("wide characters: the suggestion is placed by screen columns and accepted whole")
@@ -201,8 +198,7 @@ struct SuggestionTests {
         s.client.send(Key.end + Key.enter)
         try s.client.expect("\n" + long.uppercased() + "\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 }
 

@@ -58,6 +58,14 @@ final class ScreenSession {
     }
 }
 
+extension PTYProcess {
+    /// Ctrl-U and Ctrl-D: what is typed is dropped and the program leaves; its exit status.
+    func leave() throws -> Int32 {
+        send(Key.ctrlU + Key.ctrlD)
+        return try waitForExit()
+    }
+}
+
 @Suite("terminal pitfalls, on the screen")
 struct TerminalPitfallTests {
     @Test("readline ending bracketed paste (ESC[?2004l then CR) never covers a prompt or a typed line")
@@ -97,8 +105,7 @@ struct TerminalPitfallTests {
         s.client.send(Key.enter)
         try s.client.expect("\n" + (text + "!?").uppercased() + "\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-Z under a real shell, then fg: the prompt and the half-typed line come back, and editing works")
@@ -148,8 +155,7 @@ struct TerminalPitfallTests {
         s.client.send(Key.enter)
         try s.client.expect("\n日本X語 EMOJI  AND A LINE LONGER THAN FORTY COLUMNS 終わり\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("LC_ALL=C: the start says what to set, and characters beyond ASCII are still sent as typed")
@@ -160,8 +166,7 @@ struct TerminalPitfallTests {
         s.client.send("héllo wörld" + Key.enter)
         try s.client.expect("RLD")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
         let history = try String(contentsOfFile: s.scratch.historyFile, encoding: .utf8)
         #expect(history.hasSuffix("\théllo wörld\n"))
     }
@@ -170,7 +175,6 @@ struct TerminalPitfallTests {
     func utf8LocaleIsQuiet() throws {
         let s = try ScreenSession()
         #expect(!s.client.transcript.contains("not UTF-8"))
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 }
