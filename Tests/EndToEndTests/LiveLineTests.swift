@@ -130,6 +130,40 @@ struct LiveLineTests {
         #expect(try p.leave() == 0)
     }
 
+    @Test("text printed above a line that wraps over several rows leaves all of it intact")
+    func printAboveAWrappedLine() throws {
+        let (p, _) = try probe(columns: 30)
+        let text = String(repeating: "wrapped ", count: 8) + "end"
+        p.send(text)
+        try p.expect("end")
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1 above the wrapped line") { s in
+            let rows = s.lines.filter { !$0.isEmpty }
+            return rows.first == "tick 1" && rows.count == 4
+        }
+        // The rows after the tick, each full to the edge but the last, are the prompt and the line.
+        let rows = screen.lines.filter { !$0.isEmpty }.dropFirst()
+        let last = try #require(rows.last)
+        #expect(rows.dropLast().map { $0.padding(toLength: 30, withPad: " ", startingAt: 0) }.joined() + last == "probe> " + text)
+        p.send(Key.enter)
+        try p.expect("got: \(text)\n")
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("text printed above during a Ctrl-R search leaves the search as it was")
+    func printAboveDuringSearch() throws {
+        let (p, _) = try probe(recall: ["hello world", "another line"])
+        p.send(Key.ctrlR + "wor")
+        try p.waitForScreen("the match") { $0.cursorLine == "(reverse-i-search)`wor': hello world" }
+        p.signal(SIGUSR1)
+        try p.waitForScreen("tick 1 above the search") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "(reverse-i-search)`wor': hello world"
+        }
+        p.send(Key.enter)
+        try p.expect("got: hello world\n")
+        #expect(try p.leave() == 0)
+    }
+
     @Test("a history entry spanning lines is never suggested; an older one-line entry is")
     func noSuggestionSpanningLines() throws {
         let (p, _) = try probe(recall: ["multi word entry", "multi\nline entry"], extra: ["NO_COLOR": nil])
