@@ -133,6 +133,23 @@ struct SuggestionTests {
         #expect(try s.client.leave() == 0)
     }
 
+    @Test("Tab listing the candidates with a suggestion showing: the list is printed below, and only the new prompt has it")
+    func completionList() throws {
+        let s = try ScreenSession(extra: colour)
+        s.client.send(":timeout 2s" + Key.enter)
+        try s.client.expect("timeout: 2 s")
+        try s.client.expect(s.prompt)
+        s.client.send(":")
+        try s.waitForSuggestion(":", "timeout 2s")
+        s.client.send(Key.tab + Key.tab)
+        let screen = try s.client.waitForScreen("the list, then the prompt and the suggestion again") { sc in
+            sc.row > 0 && sc.line(sc.row - 1).contains(":udp") && sc.cursorLine == s.prompt + ":timeout 2s" && sc.dimText(sc.row) == "timeout 2s"
+        }
+        #expect((0..<screen.rows).filter { screen.dimText($0) == "timeout 2s" } == [screen.row])
+        #expect(screen.lines.contains(s.prompt + ":"))
+        #expect(try s.client.leave() == 0)
+    }
+
     @Test("Ctrl-L with a suggestion showing: the screen is cleared and the line and suggestion drawn once, at the top")
     func clearScreen() throws {
         let s = try helloWorldSuggested()
