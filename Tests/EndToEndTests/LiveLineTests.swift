@@ -172,6 +172,22 @@ struct LiveLineTests {
         #expect(try p.leave() == 0)
     }
 
+    @Test("the prompt taken down with a half-typed line and put back: the line and the cursor come back with it")
+    func hideKeepsTheTypedText() throws {
+        let (p, _) = try probe(extra: ["PROBE_TICK_HIDES": "1"])
+        p.send("keep me" + Key.left + Key.left)
+        try p.expect("keep me")
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1, then the line again") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> keep me"
+        }
+        #expect(screen.column == "probe> keep ".count)
+        #expect(screen.lines.filter { !$0.isEmpty } == ["tick 1", "probe> keep me"])
+        p.send("X" + Key.enter)
+        try p.expect("got: keep Xme\n")
+        #expect(try p.leave() == 0)
+    }
+
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")
     func terminatedRestoresTheTerminal() throws {
         let (p, _) = try probe()
