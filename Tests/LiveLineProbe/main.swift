@@ -27,6 +27,9 @@ for (signo, handler) in [(SIGUSR1, { (_: Int32) in _ = tick.add(1, ordering: .re
 
 let linesPerTick = Int(getenv("PROBE_TICK_LINES").map { String(cString: $0) } ?? "") ?? 1
 let tickHides = getenv("PROBE_TICK_HIDES") != nil
+/// With PROBE_TICK_CALLS=N, a tick is N separate calls of one line each, and the time they took
+/// is printed after them (a measurement by hand, never asserted).
+let callsPerTick = Int(getenv("PROBE_TICK_CALLS").map { String(cString: $0) } ?? "") ?? 1
 let source = ReadlineLineSource(programName: "netrepl-probe", completer: { _, _ in [] },
                                 recall: Array(CommandLine.arguments.dropFirst()))
 @MainActor func say(_ text: String) { source.printAbove(Array((text + "\n").utf8)) }
@@ -45,6 +48,10 @@ loop: while true {
             source.hidePrompt()
             FileDescriptorSink(fd: STDOUT_FILENO).write(Array((text + "\n").utf8))
             source.showPrompt("probe> ")
+        } else if callsPerTick > 1 {
+            let start = ContinuousClock.now
+            for call in 1...callsPerTick { say("tick \(printedTicks) call \(call)") }
+            say("\(callsPerTick) calls took \(ContinuousClock.now - start)")
         } else {
             say(text)
         }
