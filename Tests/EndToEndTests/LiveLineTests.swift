@@ -188,6 +188,18 @@ struct LiveLineTests {
         #expect(try p.leave() == 0)
     }
 
+    @Test("Ctrl-Z at a live prompt under a real shell, then fg: the line comes back raw and editable, and is sent whole")
+    func ctrlZThenFg() throws {
+        let (shell, _) = try ShellSession.start(Built.liveProbe, [], prompt: "probe> ")
+        try ShellSession.suspendAndResume(shell, typed: "half", prompt: "probe> ")
+        #expect(try shell.localModes() & tcflag_t(ICANON | ECHO) == 0)
+        shell.send(" done" + Key.enter)
+        try shell.expect("got: half done\n")
+        shell.send(Key.ctrlD)
+        try shell.expect("bye")
+        try ShellSession.exit(shell)
+    }
+
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")
     func terminatedRestoresTheTerminal() throws {
         let (p, _) = try probe()

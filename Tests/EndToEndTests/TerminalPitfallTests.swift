@@ -66,6 +66,40 @@ extension PTYProcess {
     }
 }
 
+/// A program run by an interactive bash in a pty, so that Ctrl-Z stops it and `fg` resumes it
+/// as at a real terminal.
+enum ShellSession {
+    static func start(_ executable: URL, _ arguments: [String], prompt: String,
+                      extra: [String: String?] = [:]) throws -> (PTYProcess, InteractiveScratch) {
+        let scratch = try InteractiveScratch()
+        let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile,
+                                                 extra: extra.merging(["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil]) { $1 })
+        let shell = try PTYProcess(URL(fileURLWithPath: "/bin/bash"), ["--norc", "--noprofile", "-i"], environment: env)
+        try shell.expect("shell$ ")
+        shell.send(([executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ") + Key.enter)
+        try shell.expect(prompt)
+        return (shell, scratch)
+    }
+
+    /// Types `typed`, Ctrl-Z, waits for the shell, `fg`, and waits for the line to be redrawn.
+    static func suspendAndResume(_ shell: PTYProcess, typed: String, prompt: String) throws {
+        shell.send(typed)
+        try shell.expect(typed)
+        shell.send(Key.ctrlZ)
+        try shell.expect("Stopped")
+        try shell.expect("shell$ ")
+        shell.send("fg" + Key.enter)
+        try shell.waitForScreen("the line redrawn after fg") { $0.cursorLine == prompt + typed }
+    }
+
+    /// Waits for the shell's prompt after the program left, and leaves the shell.
+    static func exit(_ shell: PTYProcess) throws {
+        try shell.expect("shell$ ")
+        shell.send("exit" + Key.enter)
+        #expect(try shell.waitForExit() == 0)
+    }
+}
+
 @Suite("terminal pitfalls, on the screen")
 struct TerminalPitfallTests {
     @Test("readline ending bracketed paste (ESC[?2004l then CR) never covers a prompt or a typed line")
@@ -112,30 +146,15 @@ struct TerminalPitfallTests {
     func ctrlZThenFg() throws {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile,
-                                                 extra: ["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil])
-        let shell = try PTYProcess(URL(fileURLWithPath: "/bin/bash"), ["--norc", "--noprofile", "-i"], environment: env)
-        defer { shell.signal(SIGKILL) }
-        try shell.expect("shell$ ")
         let prompt = "udp 127.0.0.1:\(server.port)> "
-        shell.send("'\(Built.client.path)' --udp 127.0.0.1 \(server.port)" + Key.enter)
-        try shell.expect(prompt)
-        shell.send("kept")
-        try shell.expect("kept")
-        shell.send(Key.ctrlZ)
-        try shell.expect("Stopped")
-        try shell.expect("shell$ ")
-        shell.send("fg" + Key.enter)
-        try shell.waitForScreen("the line redrawn after fg") { $0.cursorLine == prompt + "kept" }
+        let (shell, _) = try ShellSession.start(Built.client, ["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        try ShellSession.suspendAndResume(shell, typed: "kept", prompt: prompt)
         shell.send(" line" + Key.enter)
         try shell.expect("\nKEPT LINE\n")
         try shell.expect(prompt)
         shell.send(Key.ctrlD)
         try shell.expect("1 sent, 1 received")
-        try shell.expect("shell$ ")
-        shell.send("exit" + Key.enter)
-        #expect(try shell.waitForExit() == 0)
+        try ShellSession.exit(shell)
     }
 
     @Test("wide characters and a line longer than the terminal stay intact on screen, edit by character, and are sent whole")
