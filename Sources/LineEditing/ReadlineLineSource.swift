@@ -1,7 +1,8 @@
 // The terminal line source: GNU readline through its callback interface (as CPython's readline
-// module does), so that Ctrl-C, Ctrl-Z, SIGTERM and SIGHUP at the prompt are handled cleanly and
-// the terminal is never left raw, and a paste of several lines is as many lines. The only file
-// that touches readline's C API.
+// module does), driven from the caller's own wait, so that the prompt stays up while text is
+// printed above it, Ctrl-C, Ctrl-Z, a resize, SIGTERM and SIGHUP are handled cleanly, the terminal
+// is never left raw, and a paste of several lines is as many lines. With Suggestions.swift, the
+// only code that touches readline's C API.
 
 import CReadline
 import NetREPLCore
