@@ -43,6 +43,20 @@ struct LiveLineTests {
         #expect(try p.waitForExit() == 0)
     }
 
+    @Test("on TERM=dumb too, text printed above leaves the half-typed line intact")
+    func printAboveOnADumbTerminal() throws {
+        let (p, _) = try probe(extra: ["TERM": "dumb"])
+        p.send("dumb term")
+        try p.expect("dumb term")
+        p.signal(SIGUSR1)
+        try p.waitForScreen("tick 1 above the line") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> dumb term"
+        }
+        p.send(Key.enter)
+        try p.expect("got: dumb term\n")
+        #expect(try p.leave() == 0)
+    }
+
     @Test("a burst printed above that scrolls the screen keeps the line on the last row")
     func printAboveScrolls() throws {
         let (p, _) = try probe(extra: ["PROBE_TICK_LINES": "120"])
