@@ -146,6 +146,8 @@ enum Readline {
         netrepl_rl_bind_paste(pasteLines)
         netrepl_rl_bind_in_every_mode("\r", acceptLine)
         netrepl_rl_bind_in_every_mode("\n", acceptLine)
+        netrepl_rl_bind("\\C-o", acceptAndGetNext)
+        netrepl_rl_bind("\\e#", acceptAsComment)
         Suggestions.bindKeys()
         using_history()
         // Now, after the bindings above (readline binds its own only where nothing is), and
@@ -338,11 +340,21 @@ enum Readline {
         }
     }
 
-    /// Bound to Enter: the suggestion is erased before readline moves past the line, which it
-    /// does without a redisplay.
+    /// Bound to Enter, and the other keys that accept a line (Ctrl-O, Alt-#): the suggestion is
+    /// erased before readline moves past the line, which it does without a redisplay.
     private static let acceptLine: @convention(c) (Int32, Int32) -> Int32 = { count, key in
         Suggestions.erase()
         return rl_newline(count, key)
+    }
+
+    private static let acceptAndGetNext: @convention(c) (Int32, Int32) -> Int32 = { count, key in
+        Suggestions.erase()
+        return rl_operate_and_get_next(count, key)
+    }
+
+    private static let acceptAsComment: @convention(c) (Int32, Int32) -> Int32 = { count, key in
+        Suggestions.erase()
+        return rl_insert_comment(count, key)
     }
 
     /// Bound to the start of a bracketed paste in place of readline's bracketed-paste-begin,

@@ -119,6 +119,17 @@ struct SuggestionTests {
         #expect(try s.client.leave() == 0)
     }
 
+    @Test("Enter or Ctrl-O with a suggestion showing sends what was typed, and the line left on screen shows only that",
+          arguments: [Key.enter, "\u{0F}"])
+    func acceptingWhatWasTyped(key: String) throws {
+        let s = try helloWorldSuggested()
+        s.client.send(key)
+        try s.client.expect("\nHEL\n")
+        try s.client.expect(s.prompt)
+        #expect(s.client.screen.lines.contains(s.prompt + "hel"))
+        #expect(try s.client.leave() == 0)
+    }
+
     @Test("Ctrl-R with a suggestion showing: the search shows none, and it comes back after Ctrl-G")
     func reverseSearch() throws {
         let s = try helloWorldSuggested()
