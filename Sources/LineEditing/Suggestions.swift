@@ -1,5 +1,6 @@
 // Fish-style suggestions: the newest history line that starts with what is typed, shown dimmed
-// after the cursor, accepted with Right, Ctrl-F or End (all of it) or Alt-F (one word). readline
+// after the cursor, accepted with Right, Ctrl-F, End or Ctrl-E (all of it) or Alt-F (one word)
+// at the end of the line; elsewhere those keys move as always. readline
 // cannot show text that is not part of the line, so the suggestion is drawn after each of
 // readline's redisplays (its redisplay hook), never past the right edge of the screen row (so it
 // never wraps or scrolls), and erased before readline writes anything again.
