@@ -61,9 +61,7 @@ struct SuggestionTests {
         s.client.send(Key.enter)
         try s.client.expect("\nHELLO OLDER\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("3 sent, 3 received")
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.quit(counts: "3 sent, 3 received") == 0)
     }
 
     @Test("Ctrl-F and End accept all of it; Alt-F one word at a time", arguments: [Key.ctrlF, Key.end])
@@ -95,9 +93,7 @@ struct SuggestionTests {
             try s.client.expect("suggest: off")
             try s.client.expect(s.prompt)
         }
-        s.client.send("hel" + Key.right + Key.enter)
-        try s.client.expect("\nHEL\n")
-        try s.client.expect(s.prompt)
+        try s.exchange("hel" + Key.right, reply: "HEL")
         #expect(try s.client.leave() == 0)
         // Nothing dim was ever written after a typed prompt (the round-trip lines may be dim).
         #expect(!s.client.screen.history.contains { $0.hasPrefix(s.prompt + "hel") && ![s.prompt + "hel", s.prompt + "hello world"].contains($0) })
@@ -110,9 +106,7 @@ struct SuggestionTests {
         try s.exchange("abc", reply: "ABC")
         s.client.send(Key.up)
         try s.client.waitForScreen("the recalled entry") { $0.cursorLine == s.prompt + "abc" }
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\nABC\n")
-        try s.client.expect(s.prompt)
+        try s.exchange(Key.right, reply: "ABC")
         // Typing after a recall is typing again.
         s.client.send(Key.up + "\u{7F}c")
         try s.waitForSuggestion("abc", " extra")
@@ -190,9 +184,7 @@ struct SuggestionTests {
         s.client.send("z")
         screen = try s.waitForSuggestion("resiz", String(long.dropFirst(5).prefix(80 - s.prompt.count - 5 - 1)))
         #expect(screen.line(screen.row + 1).isEmpty)
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\n" + long.uppercased() + "\n")
-        try s.client.expect(s.prompt)
+        try s.exchange(Key.right, reply: long.uppercased())
         #expect(try s.client.leave() == 0)
     }
 
@@ -202,12 +194,8 @@ struct SuggestionTests {
         try s.exchange("日本語のテキスト 🎉", reply: "日本語のテキスト 🎉")
         s.client.send("日本")
         try s.waitForSuggestion("日本", "語のテキスト 🎉")
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\n日本語のテキスト 🎉\n")
-        try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("2 sent, 2 received")
-        #expect(try s.client.waitForExit() == 0)
+        try s.exchange(Key.right, reply: "日本語のテキスト 🎉")
+        #expect(try s.quit(counts: "2 sent, 2 received") == 0)
     }
 
     @Test("a typed line that wraps: the suggestion stays on the cursor's row, and accepting sends the whole line")
@@ -223,9 +211,7 @@ struct SuggestionTests {
             sc.row > 0 && sc.column == onRow && sc.dimText(sc.row) == String(long.dropFirst(30).prefix(40 - onRow - 1))
         }
         #expect(screen.line(screen.row + 1).isEmpty)
-        s.client.send(Key.end + Key.enter)
-        try s.client.expect("\n" + long.uppercased() + "\n")
-        try s.client.expect(s.prompt)
+        try s.exchange(Key.end, reply: long.uppercased())
         #expect(try s.client.leave() == 0)
     }
 }

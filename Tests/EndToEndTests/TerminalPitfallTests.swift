@@ -27,7 +27,14 @@ final class ScreenSession {
 
     deinit { _ = server.stop() }
 
-    /// Sends `line` and waits for its reply and the next prompt.
+    /// Ctrl-D; waits for the summary's `counts` line and returns the exit status.
+    func quit(counts: String) throws -> Int32 {
+        client.send(Key.ctrlD)
+        try client.expect(counts)
+        return try client.waitForExit()
+    }
+
+    /// Sends `line` (typed keys ending it) and waits for its reply and the next prompt.
     func exchange(_ line: String, reply: String) throws {
         client.send(line + Key.enter)
         try client.expect("\n" + reply + "\n")
@@ -111,9 +118,7 @@ struct TerminalPitfallTests {
         s.client.send(Key.ctrlC)
         try s.client.expect("(Ctrl-C again or Ctrl-D leaves)")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("1 sent, 1 received")
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.quit(counts: "1 sent, 1 received") == 0)
         let rows = s.client.screen.history
         #expect(rows.contains(s.prompt + "ping"))
         #expect(rows.contains("PING"))
