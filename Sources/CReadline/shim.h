@@ -211,4 +211,14 @@ static inline void netrepl_rl_eight_bit_clean(void) {
     rl_variable_bind("convert-meta", "off");
 }
 
+// Adds `line` to the recall list. The position Up starts from is moved to the new end unless
+// the person is stepping through the list now: in callback mode readline resets the position
+// right after the line handler returns, before the caller adds the line it got, which would
+// leave the new entry behind the position and out of reach of Up and Ctrl-R.
+static inline void netrepl_history_add(const char *line) {
+    int at_end = where_history() >= history_length;
+    add_history(line);
+    if (at_end) using_history();
+}
+
 #endif

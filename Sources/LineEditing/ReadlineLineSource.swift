@@ -183,7 +183,7 @@ enum Readline {
     static func addToHistory(_ line: String) {
         guard !line.isEmpty else { return }
         if let last = netrepl_history_last_line(), String(cString: last) == line { return }
-        add_history(line)
+        netrepl_history_add(line)
     }
 
     // MARK: Driving the prompt

@@ -214,6 +214,22 @@ struct LiveLineTests {
         try ShellSession.exit(shell)
     }
 
+    @Test("lines entered at a live prompt are recalled at once by Up and by Ctrl-R")
+    func recallAtALivePrompt() throws {
+        let (p, _) = try probe()
+        for line in ["alpha one", "beta two"] {
+            p.send(line + Key.enter)
+            try p.expect("got: \(line)\n")
+        }
+        p.send(Key.up + Key.up + Key.enter)
+        try p.expect("got: alpha one\n")
+        p.send(Key.ctrlR + "eta")
+        try p.waitForScreen("the match") { $0.cursorLine == "(reverse-i-search)`eta': beta two" }
+        p.send(Key.enter)
+        try p.expect("got: beta two\n")
+        #expect(try p.leave() == 0)
+    }
+
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")
     func terminatedRestoresTheTerminal() throws {
         let (p, _) = try probe()
