@@ -312,8 +312,9 @@ final class PTYProcess {
 enum TerminalText {
     /// Removes ANSI escape sequences (CSI, OSC, two-character escapes, and an incomplete one at
     /// the end), carriage returns, backspaces, BEL and readline's prompt markers. A line erased
-    /// from its start (a carriage return, then erase-line: how text printed above a live prompt
-    /// first takes the prompt away) is dropped, as it is from the screen.
+    /// from its start (a carriage return, then erase-line or, on a dumb terminal, spaces and a
+    /// carriage return: how text printed above a live prompt first takes the prompt away) is
+    /// dropped, as it is from the screen.
     static func plain(_ bytes: [UInt8]) -> String {
         let scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
         return String(String.UnicodeScalarView(plain(scalars, from: 0).text))
@@ -341,6 +342,14 @@ enum TerminalText {
             case "\r":
                 atColumnZero = true
                 i += 1
+                // Spaces over the whole line and back: the erase of a terminal without one (dumb).
+                var blank = i
+                while blank < scalars.count && scalars[blank] == " " { blank += 1 }
+                if blank > i && blank < scalars.count && scalars[blank] == "\r" {
+                    out.removeSubrange(lineStart...)
+                    origins.removeSubrange(lineStart...)
+                    i = blank
+                }
             case "\u{08}", "\u{07}", "\u{01}", "\u{02}":
                 i += 1
             case "\n":
