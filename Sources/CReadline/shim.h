@@ -185,6 +185,13 @@ static inline void netrepl_rl_bind(const char *keyseq, rl_command_func_t *functi
     rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
 }
 
+// The same in the vi keymaps too, for a key every editing mode has (Enter).
+static inline void netrepl_rl_bind_in_every_mode(const char *keyseq, rl_command_func_t *function) {
+    rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_insertion_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_movement_keymap);
+}
+
 // The locale's longest character in bytes (1: not a multibyte locale, such as C or POSIX), and
 // the screen columns of a character (-1: not printable here), both macros or hidden from Swift.
 int wcwidth(wchar_t c);
@@ -202,6 +209,16 @@ static inline void netrepl_rl_eight_bit_clean(void) {
     rl_variable_bind("input-meta", "on");
     rl_variable_bind("output-meta", "on");
     rl_variable_bind("convert-meta", "off");
+}
+
+// Adds `line` to the recall list. The position Up starts from is moved to the new end unless
+// the person is stepping through the list now: in callback mode readline resets the position
+// right after the line handler returns, before the caller adds the line it got, which would
+// leave the new entry behind the position and out of reach of Up and Ctrl-R.
+static inline void netrepl_history_add(const char *line) {
+    int at_end = where_history() >= history_length;
+    add_history(line);
+    if (at_end) using_history();
 }
 
 #endif

@@ -1,7 +1,8 @@
 // The terminal line source: GNU readline through its callback interface (as CPython's readline
-// module does), so that Ctrl-C, Ctrl-Z, SIGTERM and SIGHUP at the prompt are handled cleanly and
-// the terminal is never left raw, and a paste of several lines is as many lines. The only file
-// that touches readline's C API.
+// module does), driven from the caller's own wait, so that the prompt stays up while text is
+// printed above it, Ctrl-C, Ctrl-Z, a resize, SIGTERM and SIGHUP are handled cleanly, the terminal
+// is never left raw, and a paste of several lines is as many lines. With Suggestions.swift, the
+// only code that touches readline's C API.
 
 import CReadline
 import NetREPLCore
@@ -143,8 +144,10 @@ enum Readline {
         netrepl_rl_set_attempted_completion_function(attemptCompletion)
         netrepl_rl_set_completion_append_character(Int32(UInt8(ascii: " ")))
         netrepl_rl_bind_paste(pasteLines)
-        netrepl_rl_bind("\r", acceptLine)
-        netrepl_rl_bind("\n", acceptLine)
+        netrepl_rl_bind_in_every_mode("\r", acceptLine)
+        netrepl_rl_bind_in_every_mode("\n", acceptLine)
+        netrepl_rl_bind("\\C-o", acceptAndGetNext)
+        netrepl_rl_bind("\\e#", acceptAsComment)
         Suggestions.bindKeys()
         using_history()
         // Now, after the bindings above (readline binds its own only where nothing is), and
@@ -180,7 +183,7 @@ enum Readline {
     static func addToHistory(_ line: String) {
         guard !line.isEmpty else { return }
         if let last = netrepl_history_last_line(), String(cString: last) == line { return }
-        add_history(line)
+        netrepl_history_add(line)
     }
 
     // MARK: Driving the prompt
@@ -337,11 +340,21 @@ enum Readline {
         }
     }
 
-    /// Bound to Enter: the suggestion is erased before readline moves past the line, which it
-    /// does without a redisplay.
+    /// Bound to Enter, and the other keys that accept a line (Ctrl-O, Alt-#): the suggestion is
+    /// erased before readline moves past the line, which it does without a redisplay.
     private static let acceptLine: @convention(c) (Int32, Int32) -> Int32 = { count, key in
         Suggestions.erase()
         return rl_newline(count, key)
+    }
+
+    private static let acceptAndGetNext: @convention(c) (Int32, Int32) -> Int32 = { count, key in
+        Suggestions.erase()
+        return rl_operate_and_get_next(count, key)
+    }
+
+    private static let acceptAsComment: @convention(c) (Int32, Int32) -> Int32 = { count, key in
+        Suggestions.erase()
+        return rl_insert_comment(count, key)
     }
 
     /// Bound to the start of a bracketed paste in place of readline's bracketed-paste-begin,

@@ -1,5 +1,6 @@
 // Fish-style suggestions: the newest history line that starts with what is typed, shown dimmed
-// after the cursor, accepted with Right, Ctrl-F or End (all of it) or Alt-F (one word). readline
+// after the cursor, accepted with Right, Ctrl-F, End or Ctrl-E (all of it) or Alt-F (one word)
+// at the end of the line; elsewhere those keys move as always. readline
 // cannot show text that is not part of the line, so the suggestion is drawn after each of
 // readline's redisplays (its redisplay hook), never past the right edge of the screen row (so it
 // never wraps or scrolls), and erased before readline writes anything again.
@@ -34,12 +35,14 @@ enum Suggestions {
         draw()
     }
 
-    /// Erases the suggestion drawn, if any: the cursor is at its start, so clearing to the end
-    /// of the screen row removes exactly it.
+    /// Erases the suggestion drawn, if any: the cursor is at its start, and nothing but the
+    /// suggestion follows it on the screen (text printed above goes above). Clearing to the end
+    /// of the screen, not just of the row, also removes what a terminal that reflows on resize
+    /// (tmux, VTE, kitty) moved to the rows below when it narrowed.
     static func erase() {
         guard shown != nil else { return }
         shown = nil
-        netrepl_rl_write("\u{1B}[K")
+        netrepl_rl_write("\u{1B}[J")
     }
 
     /// readline cleared the lines itself (`rl_clear_visible_line`): nothing of ours is left.

@@ -8,21 +8,37 @@ import NetREPLTransport
 final class TerminalLine {
     let source: LiveLineSource?
     private(set) var isUp = false
+    /// Lines written while held, printed above the prompt together on release: one redraw for
+    /// a reply and its round-trip line, and no prompt flashing between them.
+    private var held: [UInt8]?
 
     init(source: LiveLineSource?) {
         self.source = source
     }
 
     func show(prompt: String) {
+        release()
         guard let source else { return }
         source.showPrompt(prompt)
         isUp = true
     }
 
     func hide() {
+        release()
         guard isUp, let source else { return }
         source.hidePrompt()
         isUp = false
+    }
+
+    /// Holds what is written until `release`.
+    func hold() {
+        if held == nil { held = [] }
+    }
+
+    func release() {
+        guard let bytes = held else { return }
+        held = nil
+        if !bytes.isEmpty { source?.printAbove(bytes) }
     }
 
     /// `inner`, or, when it is the terminal a live prompt is on, a sink that prints above it.
@@ -31,7 +47,9 @@ final class TerminalLine {
     }
 
     fileprivate func write(_ bytes: [UInt8], inner: OutputSink) {
-        if isUp, let source {
+        if isUp, held != nil {
+            held? += bytes
+        } else if isUp, let source {
             source.printAbove(bytes)
         } else {
             inner.write(bytes)

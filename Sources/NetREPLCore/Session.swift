@@ -166,8 +166,12 @@ public final class Session: CommandContext {
         var endOfInput = false
         while !quitting && endedBy == nil && !endOfInput && !presenter.outputClosed {
             let ready = Poller.wait([PollInterest(descriptor: live.inputDescriptor)] + transports.flatMap(\.interests), until: nextDeadline)
+            // What this wake-up brings is printed in one go, after the keys are read.
+            defer { terminal.release() }
             // Keys first: they echo at once however much a server sends.
-            for input in live.service() {
+            let inputs = live.service()
+            terminal.hold()
+            for input in inputs {
                 guard !quitting && endedBy == nil && !endOfInput else { break }
                 switch input {
                 case .line(let line):

@@ -43,6 +43,20 @@ struct LiveLineTests {
         #expect(try p.waitForExit() == 0)
     }
 
+    @Test("on TERM=dumb too, text printed above leaves the half-typed line intact")
+    func printAboveOnADumbTerminal() throws {
+        let (p, _) = try probe(extra: ["TERM": "dumb"])
+        p.send("dumb term")
+        try p.expect("dumb term")
+        p.signal(SIGUSR1)
+        try p.waitForScreen("tick 1 above the line") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> dumb term"
+        }
+        p.send(Key.enter)
+        try p.expect("got: dumb term\n")
+        #expect(try p.leave() == 0)
+    }
+
     @Test("a burst printed above that scrolls the screen keeps the line on the last row")
     func printAboveScrolls() throws {
         let (p, _) = try probe(extra: ["PROBE_TICK_LINES": "120"])
@@ -56,8 +70,7 @@ struct LiveLineTests {
         }
         p.send(Key.enter)
         try p.expect("got: still here\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("the prompt changes in place, keeping what is typed and the cursor")
@@ -70,8 +83,7 @@ struct LiveLineTests {
         #expect(screen.column == "other> ab".count)
         p.send("X" + Key.enter)
         try p.expect("got: abXc\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("a paste gives a line per pasted line, each shown after its prompt, and leaves its last part to edit")
@@ -86,8 +98,7 @@ struct LiveLineTests {
         #expect(Array(shown.prefix(3)) == ["probe> one", "probe> two", "probe> three"])
         p.send(" more" + Key.enter)
         try p.expect("got: rest more\n")
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("Ctrl-C: ^C ends the line, a newline follows, and a fresh empty prompt comes back")
@@ -103,8 +114,7 @@ struct LiveLineTests {
         p.send("fine" + Key.enter)
         try p.expect("got: fine\n")
         #expect(!p.transcript.contains("got: doomed"))
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
     }
 
     @Test("the prompt taken down leaves the cursor at the start of an empty line; what is written there survives")
@@ -115,8 +125,109 @@ struct LiveLineTests {
         let screen = try p.waitForScreen("the prompt back after hidden") { $0.cursorLine == "probe>" }
         let rows = screen.history.filter { !$0.isEmpty }
         #expect(Array(rows.suffix(4)) == ["probe> hide", "got: hide", "hidden", "probe>"])
-        p.send(Key.ctrlD)
-        #expect(try p.waitForExit() == 0)
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("text printed above with a suggestion showing: the suggestion is drawn again after the line, once")
+    func printAboveWithASuggestion() throws {
+        let (p, _) = try probe(recall: ["hello world"], extra: ["NO_COLOR": nil])
+        p.send("hel")
+        try p.waitForScreen("the suggestion") { $0.cursorLine == "probe> hello world" && $0.dimText($0.row) == "lo world" }
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1 above, the suggestion again") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> hello world" && s.dimText(s.row) == "lo world"
+        }
+        #expect(screen.column == "probe> hel".count)
+        #expect(screen.lines.filter { !$0.isEmpty } == ["tick 1", "probe> hello world"])
+        p.send(Key.right + Key.enter)
+        try p.expect("got: hello world\n")
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("text printed above a line that wraps over several rows leaves all of it intact")
+    func printAboveAWrappedLine() throws {
+        let (p, _) = try probe(columns: 30)
+        let text = String(repeating: "wrapped ", count: 8) + "end"
+        p.send(text)
+        try p.expect("end")
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1 above the wrapped line") { s in
+            let rows = s.lines.filter { !$0.isEmpty }
+            return rows.first == "tick 1" && rows.count == 4
+        }
+        // The rows after the tick, each full to the edge but the last, are the prompt and the line.
+        let rows = screen.lines.filter { !$0.isEmpty }.dropFirst()
+        let last = try #require(rows.last)
+        #expect(rows.dropLast().map { $0.padding(toLength: 30, withPad: " ", startingAt: 0) }.joined() + last == "probe> " + text)
+        p.send(Key.enter)
+        try p.expect("got: \(text)\n")
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("text printed above during a Ctrl-R search leaves the search as it was")
+    func printAboveDuringSearch() throws {
+        let (p, _) = try probe(recall: ["hello world", "another line"])
+        p.send(Key.ctrlR + "wor")
+        try p.waitForScreen("the match") { $0.cursorLine == "(reverse-i-search)`wor': hello world" }
+        p.signal(SIGUSR1)
+        try p.waitForScreen("tick 1 above the search") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "(reverse-i-search)`wor': hello world"
+        }
+        p.send(Key.enter)
+        try p.expect("got: hello world\n")
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("a history entry spanning lines is never suggested; an older one-line entry is")
+    func noSuggestionSpanningLines() throws {
+        let (p, _) = try probe(recall: ["multi word entry", "multi\nline entry"], extra: ["NO_COLOR": nil])
+        p.send("multi")
+        try p.waitForScreen("the one-line entry suggested") { $0.cursorLine == "probe> multi word entry" && $0.dimText($0.row) == " word entry" }
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("the prompt taken down with a half-typed line and put back: the line and the cursor come back with it")
+    func hideKeepsTheTypedText() throws {
+        let (p, _) = try probe(extra: ["PROBE_TICK_HIDES": "1"])
+        p.send("keep me" + Key.left + Key.left)
+        try p.expect("keep me")
+        p.signal(SIGUSR1)
+        let screen = try p.waitForScreen("tick 1, then the line again") { s in
+            s.row > 0 && s.line(s.row - 1) == "tick 1" && s.cursorLine == "probe> keep me"
+        }
+        #expect(screen.column == "probe> keep ".count)
+        #expect(screen.lines.filter { !$0.isEmpty } == ["tick 1", "probe> keep me"])
+        p.send("X" + Key.enter)
+        try p.expect("got: keep Xme\n")
+        #expect(try p.leave() == 0)
+    }
+
+    @Test("Ctrl-Z at a live prompt under a real shell, then fg: the line comes back raw and editable, and is sent whole")
+    func ctrlZThenFg() throws {
+        let (shell, _) = try ShellSession.start(Built.liveProbe, [], prompt: "probe> ")
+        try ShellSession.suspendAndResume(shell, typed: "half", prompt: "probe> ")
+        #expect(try shell.localModes() & tcflag_t(ICANON | ECHO) == 0)
+        shell.send(" done" + Key.enter)
+        try shell.expect("got: half done\n")
+        shell.send(Key.ctrlD)
+        try shell.expect("bye")
+        try ShellSession.exit(shell)
+    }
+
+    @Test("lines entered at a live prompt are recalled at once by Up and by Ctrl-R")
+    func recallAtALivePrompt() throws {
+        let (p, _) = try probe()
+        for line in ["alpha one", "beta two"] {
+            p.send(line + Key.enter)
+            try p.expect("got: \(line)\n")
+        }
+        p.send(Key.up + Key.up + Key.enter)
+        try p.expect("got: alpha one\n")
+        p.send(Key.ctrlR + "eta")
+        try p.waitForScreen("the match") { $0.cursorLine == "(reverse-i-search)`eta': beta two" }
+        p.send(Key.enter)
+        try p.expect("got: beta two\n")
+        #expect(try p.leave() == 0)
     }
 
     @Test("SIGTERM at a live prompt ends it with the terminal back in its normal mode")

@@ -41,7 +41,7 @@ final class PTYProcess {
     private var cursor = 0
     private(set) var exitStatus: Int32?
     /// The window's sizes, each with the offset into the output from which it applies.
-    private var sizes: [(offset: Int, columns: Int, rows: Int)]
+    private var sizes: [(offset: Int, columns: Int, rows: Int, reflow: Bool)]
 
     /// The environment every interactive test starts from: the caller's, minus anything that
     /// could reach the user's own files, plus a known terminal and no inputrc; `extra` adds or
@@ -72,7 +72,7 @@ final class PTYProcess {
             throw HarnessError("cannot open \(slavePath): \(String(cString: strerror(errno)))")
         }
         self.slave = slave
-        sizes = [(0, Int(columns), Int(rows))]
+        sizes = [(0, Int(columns), Int(rows), false)]
         // Wide enough that no test line wraps.
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
@@ -122,11 +122,12 @@ final class PTYProcess {
         master = -1
     }
 
-    /// Changes the window size; the kernel sends SIGWINCH to the child.
-    func resize(columns: UInt16, rows: UInt16) {
+    /// Changes the window size; the kernel sends SIGWINCH to the child. `reflow`: the screen
+    /// model wraps long lines again at the new width, as tmux, VTE and kitty do (xterm does not).
+    func resize(columns: UInt16, rows: UInt16, reflow: Bool = false) {
         // What was written before the resize is drawn at the old size.
         while pump(milliseconds: 0) {}
-        sizes.append((output.count, Int(columns), Int(rows)))
+        sizes.append((output.count, Int(columns), Int(rows), reflow))
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
     }
@@ -189,7 +190,7 @@ final class PTYProcess {
         var start = 0
         for size in sizes.dropFirst() {
             screen.feed(Array(output[start..<size.offset]))
-            screen.resize(columns: size.columns, rows: size.rows)
+            screen.resize(columns: size.columns, rows: size.rows, reflow: size.reflow)
             start = size.offset
         }
         screen.feed(Array(output[start...]))
@@ -311,8 +312,9 @@ final class PTYProcess {
 enum TerminalText {
     /// Removes ANSI escape sequences (CSI, OSC, two-character escapes, and an incomplete one at
     /// the end), carriage returns, backspaces, BEL and readline's prompt markers. A line erased
-    /// from its start (a carriage return, then erase-line: how text printed above a live prompt
-    /// first takes the prompt away) is dropped, as it is from the screen.
+    /// from its start (a carriage return, then erase-line or, on a dumb terminal, spaces and a
+    /// carriage return: how text printed above a live prompt first takes the prompt away) is
+    /// dropped, as it is from the screen.
     static func plain(_ bytes: [UInt8]) -> String {
         let scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
         return String(String.UnicodeScalarView(plain(scalars, from: 0).text))
@@ -340,6 +342,14 @@ enum TerminalText {
             case "\r":
                 atColumnZero = true
                 i += 1
+                // Spaces over the whole line and back: the erase of a terminal without one (dumb).
+                var blank = i
+                while blank < scalars.count && scalars[blank] == " " { blank += 1 }
+                if blank > i && blank < scalars.count && scalars[blank] == "\r" {
+                    out.removeSubrange(lineStart...)
+                    origins.removeSubrange(lineStart...)
+                    i = blank
+                }
             case "\u{08}", "\u{07}", "\u{01}", "\u{02}":
                 i += 1
             case "\n":

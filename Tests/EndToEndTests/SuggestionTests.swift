@@ -31,6 +31,15 @@ extension TerminalScreen {
     }
 }
 
+/// netrepl with "hello world" sent, "hel" typed and the rest of it suggested.
+private func helloWorldSuggested() throws -> ScreenSession {
+    let s = try ScreenSession(extra: colour)
+    try s.exchange("hello world", reply: "HELLO WORLD")
+    s.client.send("hel")
+    try s.waitForSuggestion("hel", "lo world")
+    return s
+}
+
 @Suite("suggestions from the history, as in fish")
 struct SuggestionTests {
     @Test("the newest history line starting with what is typed is shown dimmed; Right accepts it, and it is sent whole")
@@ -52,9 +61,7 @@ struct SuggestionTests {
         s.client.send(Key.enter)
         try s.client.expect("\nHELLO OLDER\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("3 sent, 3 received")
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.quit(counts: "3 sent, 3 received") == 0)
     }
 
     @Test("Ctrl-F and End accept all of it; Alt-F one word at a time", arguments: [Key.ctrlF, Key.end])
@@ -73,8 +80,7 @@ struct SuggestionTests {
         s.client.send("\u{01}" + key + "<" + Key.enter)
         try s.client.expect(key == Key.end ? "\nALPHA BETA-GAMMA<\n" : "\nA<LPHA BETA-GAMMA\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("no suggestion with NO_COLOR, on TERM=dumb, or after :set suggest off: Right does not accept one",
@@ -87,11 +93,8 @@ struct SuggestionTests {
             try s.client.expect("suggest: off")
             try s.client.expect(s.prompt)
         }
-        s.client.send("hel" + Key.right + Key.enter)
-        try s.client.expect("\nHEL\n")
-        try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        try s.exchange("hel" + Key.right, reply: "HEL")
+        #expect(try s.client.leave() == 0)
         // Nothing dim was ever written after a typed prompt (the round-trip lines may be dim).
         #expect(!s.client.screen.history.contains { $0.hasPrefix(s.prompt + "hel") && ![s.prompt + "hel", s.prompt + "hello world"].contains($0) })
     }
@@ -103,22 +106,27 @@ struct SuggestionTests {
         try s.exchange("abc", reply: "ABC")
         s.client.send(Key.up)
         try s.client.waitForScreen("the recalled entry") { $0.cursorLine == s.prompt + "abc" }
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\nABC\n")
-        try s.client.expect(s.prompt)
+        try s.exchange(Key.right, reply: "ABC")
         // Typing after a recall is typing again.
         s.client.send(Key.up + "\u{7F}c")
         try s.waitForSuggestion("abc", " extra")
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
+    }
+
+    @Test("Enter or Ctrl-O with a suggestion showing sends what was typed, and the line left on screen shows only that",
+          arguments: [Key.enter, "\u{0F}"])
+    func acceptingWhatWasTyped(key: String) throws {
+        let s = try helloWorldSuggested()
+        s.client.send(key)
+        try s.client.expect("\nHEL\n")
+        try s.client.expect(s.prompt)
+        #expect(s.client.screen.lines.contains(s.prompt + "hel"))
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-R with a suggestion showing: the search shows none, and it comes back after Ctrl-G")
     func reverseSearch() throws {
-        let s = try ScreenSession(extra: colour)
-        try s.exchange("hello world", reply: "HELLO WORLD")
-        s.client.send("hel")
-        try s.waitForSuggestion("hel", "lo world")
+        let s = try helloWorldSuggested()
         s.client.send(Key.ctrlR)
         try s.client.waitForScreen("the search prompt, nothing dim") { $0.cursorLine.hasPrefix("(reverse-i-search)") && $0.dimText($0.row).isEmpty }
         s.client.send("wor")
@@ -127,27 +135,40 @@ struct SuggestionTests {
         }
         s.client.send("\u{07}")  // Ctrl-G: back to what was typed
         try s.waitForSuggestion("hel", "lo world")
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
+    }
+
+    @Test("Tab listing the candidates with a suggestion showing: the list is printed below, and only the new prompt has it")
+    func completionList() throws {
+        let s = try ScreenSession(extra: colour)
+        s.client.send(":timeout 2s" + Key.enter)
+        try s.client.expect("timeout: 2 s")
+        try s.client.expect(s.prompt)
+        s.client.send(":")
+        try s.waitForSuggestion(":", "timeout 2s")
+        s.client.send(Key.tab + Key.tab)
+        let screen = try s.client.waitForScreen("the list, then the prompt and the suggestion again") { sc in
+            sc.row > 0 && sc.line(sc.row - 1).contains(":udp") && sc.cursorLine == s.prompt + ":timeout 2s" && sc.dimText(sc.row) == "timeout 2s"
+        }
+        #expect((0..<screen.rows).filter { screen.dimText($0) == "timeout 2s" } == [screen.row])
+        #expect(screen.lines.contains(s.prompt + ":"))
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-L with a suggestion showing: the screen is cleared and the line and suggestion drawn once, at the top")
     func clearScreen() throws {
-        let s = try ScreenSession(extra: colour)
-        try s.exchange("hello world", reply: "HELLO WORLD")
-        s.client.send("hel")
-        try s.waitForSuggestion("hel", "lo world")
+        let s = try helloWorldSuggested()
         s.client.send(Key.ctrlL)
-        let screen = try s.client.waitForScreen("the line alone at the top") { $0.row == 0 }
+        // The clear and the redraw may arrive apart: wait for both.
+        let screen = try s.client.waitForScreen("the line alone at the top") { $0.row == 0 && $0.cursorLine == s.prompt + "hello world" && $0.dimText(0) == "lo world" }
         #expect(screen.lines.filter { !$0.isEmpty } == [s.prompt + "hello world"])
-        #expect(screen.dimText(0) == "lo world")
         #expect(screen.column == (s.prompt + "hel").count)
-        s.client.send(Key.ctrlU + Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
-    @Test("a resize with a suggestion showing: redrawn once, cut to the new width, never wrapped")
-    func resize() throws {
+    @Test("a resize with a suggestion showing: redrawn once, cut to the new width, nothing left of the old one",
+          arguments: [false, true])
+    func resize(reflowingTerminal: Bool) throws {
         let s = try ScreenSession(columns: 80, extra: colour)
         let long = "resize " + String(repeating: "x", count: 60)
         try s.exchange(long, reply: long.uppercased())
@@ -155,15 +176,16 @@ struct SuggestionTests {
         // The rest of the row after the prompt and 3 typed characters, less one column, is suggested.
         let room = 80 - s.prompt.count - 3 - 1
         try s.waitForSuggestion("res", String(long.dropFirst(3).prefix(room)))
-        s.client.resize(columns: 40, rows: 50)
+        s.client.resize(columns: 40, rows: 50, reflow: reflowingTerminal)
         s.client.send("i")
-        let screen = try s.waitForSuggestion("resi", String(long.dropFirst(4).prefix(40 - s.prompt.count - 4 - 1)))
+        var screen = try s.waitForSuggestion("resi", String(long.dropFirst(4).prefix(40 - s.prompt.count - 4 - 1)))
         #expect(screen.line(screen.row + 1).isEmpty)
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\n" + long.uppercased() + "\n")
-        try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        s.client.resize(columns: 80, rows: 50, reflow: reflowingTerminal)
+        s.client.send("z")
+        screen = try s.waitForSuggestion("resiz", String(long.dropFirst(5).prefix(80 - s.prompt.count - 5 - 1)))
+        #expect(screen.line(screen.row + 1).isEmpty)
+        try s.exchange(Key.right, reply: long.uppercased())
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("wide characters: the suggestion is placed by screen columns and accepted whole")
@@ -172,12 +194,8 @@ struct SuggestionTests {
         try s.exchange("日本語のテキスト 🎉", reply: "日本語のテキスト 🎉")
         s.client.send("日本")
         try s.waitForSuggestion("日本", "語のテキスト 🎉")
-        s.client.send(Key.right + Key.enter)
-        try s.client.expect("\n日本語のテキスト 🎉\n")
-        try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("2 sent, 2 received")
-        #expect(try s.client.waitForExit() == 0)
+        try s.exchange(Key.right, reply: "日本語のテキスト 🎉")
+        #expect(try s.quit(counts: "2 sent, 2 received") == 0)
     }
 
     @Test("a typed line that wraps: the suggestion stays on the cursor's row, and accepting sends the whole line")
@@ -193,11 +211,8 @@ struct SuggestionTests {
             sc.row > 0 && sc.column == onRow && sc.dimText(sc.row) == String(long.dropFirst(30).prefix(40 - onRow - 1))
         }
         #expect(screen.line(screen.row + 1).isEmpty)
-        s.client.send(Key.end + Key.enter)
-        try s.client.expect("\n" + long.uppercased() + "\n")
-        try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        try s.exchange(Key.end, reply: long.uppercased())
+        #expect(try s.client.leave() == 0)
     }
 }
 

@@ -27,7 +27,14 @@ final class ScreenSession {
 
     deinit { _ = server.stop() }
 
-    /// Sends `line` and waits for its reply and the next prompt.
+    /// Ctrl-D; waits for the summary's `counts` line and returns the exit status.
+    func quit(counts: String) throws -> Int32 {
+        client.send(Key.ctrlD)
+        try client.expect(counts)
+        return try client.waitForExit()
+    }
+
+    /// Sends `line` (typed keys ending it) and waits for its reply and the next prompt.
     func exchange(_ line: String, reply: String) throws {
         client.send(line + Key.enter)
         try client.expect("\n" + reply + "\n")
@@ -58,6 +65,48 @@ final class ScreenSession {
     }
 }
 
+extension PTYProcess {
+    /// Ctrl-U and Ctrl-D: what is typed is dropped and the program leaves; its exit status.
+    func leave() throws -> Int32 {
+        send(Key.ctrlU + Key.ctrlD)
+        return try waitForExit()
+    }
+}
+
+/// A program run by an interactive bash in a pty, so that Ctrl-Z stops it and `fg` resumes it
+/// as at a real terminal.
+enum ShellSession {
+    static func start(_ executable: URL, _ arguments: [String], prompt: String,
+                      extra: [String: String?] = [:]) throws -> (PTYProcess, InteractiveScratch) {
+        let scratch = try InteractiveScratch()
+        let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile,
+                                                 extra: extra.merging(["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil]) { $1 })
+        let shell = try PTYProcess(URL(fileURLWithPath: "/bin/bash"), ["--norc", "--noprofile", "-i"], environment: env)
+        try shell.expect("shell$ ")
+        shell.send(([executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ") + Key.enter)
+        try shell.expect(prompt)
+        return (shell, scratch)
+    }
+
+    /// Types `typed`, Ctrl-Z, waits for the shell, `fg`, and waits for the line to be redrawn.
+    static func suspendAndResume(_ shell: PTYProcess, typed: String, prompt: String) throws {
+        shell.send(typed)
+        try shell.expect(typed)
+        shell.send(Key.ctrlZ)
+        try shell.expect("Stopped")
+        try shell.expect("shell$ ")
+        shell.send("fg" + Key.enter)
+        try shell.waitForScreen("the line redrawn after fg") { $0.cursorLine == prompt + typed }
+    }
+
+    /// Waits for the shell's prompt after the program left, and leaves the shell.
+    static func exit(_ shell: PTYProcess) throws {
+        try shell.expect("shell$ ")
+        shell.send("exit" + Key.enter)
+        #expect(try shell.waitForExit() == 0)
+    }
+}
+
 @Suite("terminal pitfalls, on the screen")
 struct TerminalPitfallTests {
     @Test("readline ending bracketed paste (ESC[?2004l then CR) never covers a prompt or a typed line")
@@ -69,9 +118,7 @@ struct TerminalPitfallTests {
         s.client.send(Key.ctrlC)
         try s.client.expect("(Ctrl-C again or Ctrl-D leaves)")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        try s.client.expect("1 sent, 1 received")
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.quit(counts: "1 sent, 1 received") == 0)
         let rows = s.client.screen.history
         #expect(rows.contains(s.prompt + "ping"))
         #expect(rows.contains("PING"))
@@ -82,53 +129,37 @@ struct TerminalPitfallTests {
         #expect(rows[(last + 1)...].contains { $0.contains("1 sent, 1 received") })
     }
 
-    @Test("a resize with a wrapped line typed redraws it whole, and it is sent whole")
-    func resizeKeepsTheLine() throws {
+    @Test("a resize with a wrapped line typed redraws it whole, and it is sent whole", arguments: [false, true])
+    func resizeKeepsTheLine(reflowingTerminal: Bool) throws {
         let s = try ScreenSession(columns: 80)
         let text = String(repeating: "resize ", count: 14) + "end"
         s.client.send(text)
         _ = try s.waitForEditingLine(text)
-        s.client.resize(columns: 50, rows: 50)
+        s.client.resize(columns: 50, rows: 50, reflow: reflowingTerminal)
         s.client.send("!")
         _ = try s.waitForEditingLine(text + "!")
-        s.client.resize(columns: 120, rows: 50)
+        s.client.resize(columns: 120, rows: 50, reflow: reflowingTerminal)
         s.client.send("?")
         _ = try s.waitForEditingLine(text + "!?")
         s.client.send(Key.enter)
         try s.client.expect("\n" + (text + "!?").uppercased() + "\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("Ctrl-Z under a real shell, then fg: the prompt and the half-typed line come back, and editing works")
     func ctrlZThenFg() throws {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
-        let scratch = try InteractiveScratch()
-        let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile,
-                                                 extra: ["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil])
-        let shell = try PTYProcess(URL(fileURLWithPath: "/bin/bash"), ["--norc", "--noprofile", "-i"], environment: env)
-        defer { shell.signal(SIGKILL) }
-        try shell.expect("shell$ ")
         let prompt = "udp 127.0.0.1:\(server.port)> "
-        shell.send("'\(Built.client.path)' --udp 127.0.0.1 \(server.port)" + Key.enter)
-        try shell.expect(prompt)
-        shell.send("kept")
-        try shell.expect("kept")
-        shell.send(Key.ctrlZ)
-        try shell.expect("Stopped")
-        try shell.expect("shell$ ")
-        shell.send("fg" + Key.enter)
-        try shell.waitForScreen("the line redrawn after fg") { $0.cursorLine == prompt + "kept" }
+        let (shell, _) = try ShellSession.start(Built.client, ["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt)
+        try ShellSession.suspendAndResume(shell, typed: "kept", prompt: prompt)
         shell.send(" line" + Key.enter)
         try shell.expect("\nKEPT LINE\n")
         try shell.expect(prompt)
         shell.send(Key.ctrlD)
         try shell.expect("1 sent, 1 received")
-        try shell.expect("shell$ ")
-        shell.send("exit" + Key.enter)
-        #expect(try shell.waitForExit() == 0)
+        try ShellSession.exit(shell)
     }
 
     @Test("wide characters and a line longer than the terminal stay intact on screen, edit by character, and are sent whole")
@@ -148,8 +179,7 @@ struct TerminalPitfallTests {
         s.client.send(Key.enter)
         try s.client.expect("\n日本X語 EMOJI  AND A LINE LONGER THAN FORTY COLUMNS 終わり\n")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 
     @Test("LC_ALL=C: the start says what to set, and characters beyond ASCII are still sent as typed")
@@ -160,8 +190,7 @@ struct TerminalPitfallTests {
         s.client.send("héllo wörld" + Key.enter)
         try s.client.expect("RLD")
         try s.client.expect(s.prompt)
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
         let history = try String(contentsOfFile: s.scratch.historyFile, encoding: .utf8)
         #expect(history.hasSuffix("\théllo wörld\n"))
     }
@@ -170,7 +199,6 @@ struct TerminalPitfallTests {
     func utf8LocaleIsQuiet() throws {
         let s = try ScreenSession()
         #expect(!s.client.transcript.contains("not UTF-8"))
-        s.client.send(Key.ctrlD)
-        #expect(try s.client.waitForExit() == 0)
+        #expect(try s.client.leave() == 0)
     }
 }

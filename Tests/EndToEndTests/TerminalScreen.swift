@@ -17,6 +17,9 @@ struct TerminalScreen {
     private(set) var columns: Int
     private(set) var rows: Int
     private var grid: [[Cell]]
+    /// Whether each row ran on into the next by autowrap (one long line), as a reflowing
+    /// terminal remembers.
+    private var wrapped: [Bool]
     private(set) var scrolledOff: [String] = []
     private(set) var row = 0
     private(set) var column = 0
@@ -28,6 +31,7 @@ struct TerminalScreen {
         self.columns = columns
         self.rows = rows
         grid = Array(repeating: Array(repeating: Cell(), count: columns), count: rows)
+        wrapped = Array(repeating: false, count: rows)
     }
 
     /// The text of screen row `index`, trailing blanks removed.
@@ -58,8 +62,11 @@ struct TerminalScreen {
         return out
     }
 
-    /// The window changes size: rows and columns are cut or padded, not reflowed (as xterm does).
-    mutating func resize(columns: Int, rows: Int) {
+    /// The window changes size: as xterm does, rows and columns are cut or padded; as tmux, VTE
+    /// and kitty do (`reflow`), lines that wrapped are wrapped again at the new width, the
+    /// cursor moving with its character.
+    mutating func resize(columns: Int, rows: Int, reflow: Bool = false) {
+        if reflow { return rewrap(columns: columns, rows: rows) }
         for i in grid.indices {
             grid[i] = Array(grid[i].prefix(columns)) + Array(repeating: Cell(), count: max(0, columns - grid[i].count))
         }
@@ -68,10 +75,73 @@ struct TerminalScreen {
             row = max(0, row - 1)
         }
         while grid.count < rows { grid.append(Array(repeating: Cell(), count: columns)) }
+        wrapped = Array(repeating: false, count: rows)
         self.columns = columns
         self.rows = rows
         column = min(column, columns - 1)
         row = min(row, rows - 1)
+        pendingWrap = false
+    }
+
+    private mutating func rewrap(columns newColumns: Int, rows newRows: Int) {
+        // Logical lines (rows joined where they wrapped), trailing blanks dropped, and where
+        // the cursor is in them.
+        var lines: [[Cell]] = []
+        var cursorAt: (line: Int, cell: Int) = (0, 0)
+        var current: [Cell] = []
+        for r in 0..<rows {
+            if r == row { cursorAt = (lines.count, current.count + column) }
+            current += grid[r]
+            if !wrapped[r] || r == rows - 1 {
+                while let last = current.last, last == Cell(), lines.count != cursorAt.line || current.count > cursorAt.cell + 1 {
+                    current.removeLast()
+                }
+                lines.append(current)
+                current = []
+            }
+        }
+        var newGrid: [[Cell]] = []
+        var newWrapped: [Bool] = []
+        var newCursor = (row: 0, column: 0)
+        for (index, line) in lines.enumerated() {
+            var rowCells: [Cell] = []
+            var i = 0
+            func flush(wraps: Bool) {
+                newGrid.append(rowCells + Array(repeating: Cell(), count: newColumns - rowCells.count))
+                newWrapped.append(wraps)
+                rowCells = []
+            }
+            if line.isEmpty && index == cursorAt.line { newCursor = (newGrid.count, min(cursorAt.cell, newColumns - 1)) }
+            while i < line.count {
+                let wide = i + 1 < line.count && line[i + 1].continuation
+                let width = wide ? 2 : 1
+                if rowCells.count + width > newColumns { flush(wraps: true) }
+                if index == cursorAt.line && (i == cursorAt.cell || (wide && i + 1 == cursorAt.cell)) {
+                    newCursor = (newGrid.count, rowCells.count)
+                }
+                rowCells += line[i..<(i + width)]
+                i += width
+            }
+            if index == cursorAt.line && cursorAt.cell >= line.count && !line.isEmpty {
+                if rowCells.count >= newColumns { flush(wraps: true) }
+                newCursor = (newGrid.count, rowCells.count + cursorAt.cell - line.count)
+            }
+            flush(wraps: false)
+        }
+        // Keep the bottom of the screen; what no longer fits above scrolls off.
+        let last = max(newCursor.row, (newGrid.lastIndex { $0.contains { $0 != Cell() } }) ?? 0)
+        let top = max(0, last + 1 - newRows)
+        scrolledOff += newGrid[..<top].map { text(of: $0) { _ in true } }
+        grid = Array(newGrid[top...].prefix(newRows))
+        wrapped = Array(newWrapped[top...].prefix(newRows))
+        while grid.count < newRows {
+            grid.append(Array(repeating: Cell(), count: newColumns))
+            wrapped.append(false)
+        }
+        columns = newColumns
+        rows = newRows
+        row = newCursor.row - top
+        column = min(newCursor.column, newColumns - 1)
         pendingWrap = false
     }
 
@@ -100,6 +170,8 @@ struct TerminalScreen {
         if row == rows - 1 {
             scrolledOff.append(text(of: grid.removeFirst()) { _ in true })
             grid.append(Array(repeating: Cell(), count: columns))
+            wrapped.removeFirst()
+            wrapped.append(false)
         } else {
             row += 1
         }
@@ -109,8 +181,10 @@ struct TerminalScreen {
         let width = TerminalScreen.width(of: scalar)
         if width == 0 { return }
         if pendingWrap || column + width > columns {
+            let from = row
             column = 0
             lineFeed()
+            wrapped[row == from ? row - 1 : from] = true
         }
         if insertMode { insertBlanks(width) }
         grid[row][column] = Cell(character: Character(scalar), dim: dim)
@@ -178,12 +252,14 @@ struct TerminalScreen {
                 clear(row, from: column)
                 for r in (row + 1)..<rows { clear(r, from: 0) }
             }
+            for r in (p0 == 0 ? row : 0)..<rows { wrapped[r] = false }
         case "K":
             switch p0 {
             case 0: clear(row, from: column)
             case 1: for c in 0...column { grid[row][c] = Cell() }
             default: clear(row, from: 0)
             }
+            if p0 != 1 { wrapped[row] = false }
         case "@": insertBlanks(n)
         case "P":
             let count = min(n, columns - column)

@@ -3,7 +3,8 @@
 // terminal side is tested through a real pty apart from the session's loop.
 //
 // Arguments are the recall list, oldest first. SIGUSR1 prints "tick N" above the prompt (N
-// counting from 1, PROBE_TICK_LINES lines at a time, default 1); SIGUSR2 changes the prompt to
+// counting from 1, PROBE_TICK_LINES lines at a time, default 1; with PROBE_TICK_HIDES set, the
+// prompt is taken down, the tick written plainly, and the prompt put back); SIGUSR2 changes the prompt to
 // "other> ". A line is answered with "got: LINE" above the next prompt; "hide" takes the prompt
 // down, writes "hidden", and puts it back up; Ctrl-C prints "interrupted"; Ctrl-D, SIGTERM or
 // SIGHUP leave.
@@ -25,6 +26,10 @@ for (signo, handler) in [(SIGUSR1, { (_: Int32) in _ = tick.add(1, ordering: .re
 }
 
 let linesPerTick = Int(getenv("PROBE_TICK_LINES").map { String(cString: $0) } ?? "") ?? 1
+let tickHides = getenv("PROBE_TICK_HIDES") != nil
+/// With PROBE_TICK_CALLS=N, a tick is N separate calls of one line each, and the time they took
+/// is printed after them (a measurement by hand, never asserted).
+let callsPerTick = Int(getenv("PROBE_TICK_CALLS").map { String(cString: $0) } ?? "") ?? 1
 let source = ReadlineLineSource(programName: "netrepl-probe", completer: { _, _ in [] },
                                 recall: Array(CommandLine.arguments.dropFirst()))
 @MainActor func say(_ text: String) { source.printAbove(Array((text + "\n").utf8)) }
@@ -38,7 +43,18 @@ loop: while true {
     let ticks = tick.load(ordering: .relaxed)
     while printedTicks < ticks {
         printedTicks += 1
-        say((1...linesPerTick).map { _ in "tick \(printedTicks)" }.joined(separator: "\n"))
+        let text = (1...linesPerTick).map { _ in "tick \(printedTicks)" }.joined(separator: "\n")
+        if tickHides {
+            source.hidePrompt()
+            FileDescriptorSink(fd: STDOUT_FILENO).write(Array((text + "\n").utf8))
+            source.showPrompt("probe> ")
+        } else if callsPerTick > 1 {
+            let start = ContinuousClock.now
+            for call in 1...callsPerTick { say("tick \(printedTicks) call \(call)") }
+            say("\(callsPerTick) calls took \(ContinuousClock.now - start)")
+        } else {
+            say(text)
+        }
     }
     for input in source.service() {
         switch input {
