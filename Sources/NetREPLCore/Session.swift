@@ -547,6 +547,8 @@ public final class Session: CommandContext {
     }
 
     public func ping(_ plan: PingPlan) {
+        // A run lasts seconds: its lines are shown as they come, not held for this wake-up's redraw.
+        terminal.release()
         // The address UDP lines reach now first; as they do, move on from one that refuses
         // before anything came back (localhost as ::1 to a server on 127.0.0.1 only).
         let first = (transport as? UDPTransport)?.currentPeer ?? addresses[0]
