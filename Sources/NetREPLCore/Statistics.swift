@@ -1,100 +1,42 @@
 // Per-transport counters and round-trip times, summarised the way ping(8) does (the figures
 // themselves are RoundTrips', shared with :ping and :stats).
 
-import Histogram
 import NetREPLProtocol
 import NetREPLTransport
 
+/// One transport's counts for the exit summary: counted as :stats counts a path (one
+/// `PathStatistics` for all of the transport's targets and modes), worded the way ping(8) words them.
+@dynamicMemberLookup
 public struct TransportStatistics: Sendable {
-    public private(set) var sent = 0
-    public private(set) var received = 0
-    public private(set) var lost = 0
-    public private(set) var late = 0
-    public private(set) var duplicates = 0
-    public private(set) var unexpected = 0
-    public private(set) var truncated = 0
-    public private(set) var cancelled = 0
-    public private(set) var errors = 0
-    public private(set) var connects = 0
-    /// min/avg/max/mdev, as :ping and :stats compute them.
-    public private(set) var roundTrips = RoundTrips()
-    private var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+    private var counts = PathStatistics()
 
-    public init() {
-        histogram.autoResize = true
-    }
+    public init() {}
+
+    public subscript<T>(dynamicMember figure: KeyPath<PathStatistics, T>) -> T { counts[keyPath: figure] }
 
     /// Counts one exchange; call once per line sent.
-    public mutating func record(_ exchange: Exchange) {
-        for event in exchange.events { record(event) }
-        if exchange.connectTime != nil { connects += 1 }
-        // A line that never left (connection refused before sending) is still an attempt, as in ping.
-        sent += 1
-        switch exchange.outcome {
-        case .reply(let reply):
-            received += 1
-            roundTrips.add(reply.roundTrip, clock: reply.clock)
-            _ = histogram.record(Swift.max(reply.roundTrip.wholeNanoseconds, 1))
-        case .lost:
-            lost += 1
-        case .truncated:
-            truncated += 1
-        case .cancelled:
-            cancelled += 1
-        case .failed:
-            errors += 1
-        }
-    }
+    public mutating func record(_ exchange: Exchange) { counts.record(exchange) }
 
     /// Counts what a transport saw besides a line's outcome (live, or with its exchange).
-    public mutating func record(_ event: TransportEvent) {
-        switch event {
-        case .late: late += 1
-        case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
-        case .connected: connects += 1
-        case .fellBack, .unasked, .connectionEnded, .unreachable: break
-        }
-    }
-
-    /// Per cent of lines sent without an on-time reply.
-    public var lossPercent: Double {
-        sent == 0 ? 0 : Double(sent - received) * 100 / Double(sent)
-    }
-
-    /// Mean RTT in microseconds.
-    public var meanMicroseconds: Double { roundTrips.meanMicroseconds }
+    public mutating func record(_ event: TransportEvent) { counts.record(event) }
 
     /// ping's mdev in microseconds: the population standard deviation of the RTTs.
-    public var mdevMicroseconds: Double { roundTrips.mdevMicroseconds }
-
-    /// The RTT below which `percentile` per cent fall, in nanoseconds (HdrHistogram, 3 digits).
-    public func percentile(_ percentile: Double) -> UInt64 {
-        histogram.valueAtPercentile(percentile)
-    }
+    public var mdevMicroseconds: Double { counts.roundTrips.mdevMicroseconds }
 
     /// `3 sent, 2 received, 1 lost, 33.3333% loss` plus late, duplicates, errors when there are any.
     public var countsLine: String {
-        var parts = ["\(sent) sent", "\(received) received"]
-        if lost > 0 { parts.append("\(lost) lost") }
-        if late > 0 { parts.append("+\(late) late") }
-        if duplicates > 0 { parts.append("+\(duplicates) duplicates") }
-        if unexpected > 0 { parts.append("+\(unexpected) unexpected") }
-        if truncated > 0 { parts.append("+\(truncated) truncated") }
-        if cancelled > 0 { parts.append("+\(cancelled) cancelled") }
-        if errors > 0 { parts.append("+\(errors) errors") }
-        parts.append("\(significant(lossPercent))% loss")
+        var parts = ["\(counts.sent) sent", "\(counts.received) received"]
+        if counts.lost > 0 { parts.append("\(counts.lost) lost") }
+        for (n, name) in [(counts.late, "late"), (counts.duplicates, "duplicates"), (counts.unexpected, "unexpected"),
+                          (counts.truncated, "truncated"), (counts.cancelled, "cancelled"), (counts.errors, "errors")] where n > 0 {
+            parts.append("+\(n) \(name)")
+        }
+        parts.append("\(significant(counts.lossPercent))% loss")
         return parts.joined(separator: ", ")
     }
 
     /// `rtt min/avg/max/mdev = 0.051/0.084/0.120/0.020 ms`, or nil before any reply.
-    public var rttLine: String? { roundTrips.rttLine }
-
-    /// `rtt p50/p90/p99/p99.9 = … ms`, from the histogram.
-    public var percentileLine: String? {
-        guard received > 0 else { return nil }
-        let values = [50.0, 90, 99, 99.9].map { fixed(Double(percentile($0)) / 1_000_000, 3) }
-        return "rtt p50/p90/p99/p99.9 = " + values.joined(separator: "/") + " ms"
-    }
+    public var rttLine: String? { counts.roundTrips.rttLine }
 }
 
 /// Statistics for both transports of a session.
@@ -110,7 +52,7 @@ public struct SessionStatistics: Sendable {
     }
 
     /// The ping-style summary for each transport that was used; empty when none was.
-    public func summary(showPercentiles: Bool = false) -> [String] {
+    public func summary() -> [String] {
         var lines: [String] = []
         for kind in TransportKind.allCases {
             let stats = self[kind]
@@ -118,8 +60,6 @@ public struct SessionStatistics: Sendable {
             lines.append("--- \(kind.rawValue) statistics ---")
             lines.append(stats.countsLine)
             if let rtt = stats.rttLine { lines.append(rtt) }
-            if showPercentiles, let p = stats.percentileLine { lines.append(p) }
-            if showPercentiles, kind == .tcp, stats.connects > 0 { lines.append("tcp connections opened: \(stats.connects)") }
         }
         return lines
     }
