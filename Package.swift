@@ -109,6 +109,8 @@ let package = Package(
         ),
         // Servers that misbehave on purpose (delay, duplicate, flood, dribble, cut, reset), for tests only.
         .target(name: "MisbehavingPeers", path: "Tests/MisbehavingPeers"),
+        // Drives the terminal line source as a live session does, for pty tests only.
+        .executableTarget(name: "LiveLineProbe", dependencies: ["LineEditing", "NetREPLCore"], path: "Tests/LiveLineProbe"),
         .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol"]),
         .testTarget(
             name: "NetREPLTransportTests",
@@ -120,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NetREPLServer", "LineEditing", "MisbehavingPeers", "netrepl", "netrepl-server"]
+            dependencies: ["NetREPLServer", "LineEditing", "MisbehavingPeers", "netrepl", "netrepl-server", "LiveLineProbe"]
         ),
     ],
     swiftLanguageModes: [.v6]

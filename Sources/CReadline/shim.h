@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 #include <readline/readline.h>
 #include <readline/history.h>
 
@@ -83,6 +84,10 @@ static inline int netrepl_rl_end(void) {
     return rl_end;
 }
 
+static inline int netrepl_rl_point(void) {
+    return rl_point;
+}
+
 static inline void netrepl_rl_set_point(int point) {
     rl_point = point < 0 ? 0 : (point > rl_end ? rl_end : point);
 }
@@ -100,6 +105,120 @@ static inline const char *netrepl_history_last_line(void) {
     if (history_length <= 0) return NULL;
     HIST_ENTRY *entry = history_get(history_base + history_length - 1);
     return entry != NULL ? entry->line : NULL;
+}
+
+// The line being printed above and the prompt taken down: readline's own redisplay goes through
+// this hook, which the suggestions wrap (they must be erased before readline redraws).
+static inline void netrepl_rl_set_redisplay_function(rl_voidfunc_t *function) {
+    rl_redisplay_function = function;
+}
+
+static inline void netrepl_rl_redisplay(void) {
+    (*rl_redisplay_function)();
+}
+
+// The column readline last left the cursor in, on the screen row it is on, counted in screen
+// columns (wide characters and the prompt's invisible bytes accounted for). Not in readline's
+// public header but exported by libreadline (8.2) and the only exact figure once a line wraps
+// with a wide character at the edge.
+extern int _rl_last_c_pos;
+static inline int netrepl_rl_cursor_column(void) {
+    return _rl_last_c_pos;
+}
+
+static inline int netrepl_rl_screen_width(void) {
+    int rows = 0, columns = 0;
+    rl_get_screen_size(&rows, &columns);
+    return columns;
+}
+
+// True while the line is readline's own searching state (Ctrl-R, or a non-incremental search):
+// nothing of ours may be drawn then.
+static inline int netrepl_rl_is_searching(void) {
+    return RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH | RL_STATE_COMPLETING) != 0;
+}
+
+// True when a search (Ctrl-R, Ctrl-S) has just ended, by Ctrl-G or a key that leaves it: readline
+// redisplays for the last time while still searching, so the caller draws again.
+static inline int netrepl_rl_search_just_ended(void) {
+    return !netrepl_rl_is_searching()
+        && (rl_last_func == rl_reverse_search_history || rl_last_func == rl_forward_search_history);
+}
+
+// readline initialises the terminal (termcap) only when the redisplay function is its own, and
+// a resize redraws properly only then too: the caller's function is set after initialising,
+// and set aside during a resize.
+static inline void netrepl_rl_resize_terminal(void) {
+    rl_voidfunc_t *own = rl_redisplay_function;
+    rl_redisplay_function = rl_redisplay;
+    rl_resize_terminal();
+    rl_redisplay_function = own;
+}
+
+// True when the key just handled stepped through the history (Up, Down, their searching forms,
+// M-<, M->): what is on the line is a recalled entry, not typing.
+static inline int netrepl_rl_last_was_history_motion(void) {
+    rl_command_func_t *f = rl_last_func;
+    return f == rl_get_previous_history || f == rl_get_next_history
+        || f == rl_history_search_backward || f == rl_history_search_forward
+        || f == rl_history_substr_search_backward || f == rl_history_substr_search_forward
+        || f == rl_beginning_of_history || f == rl_end_of_history;
+}
+
+// The newest history entry that starts with the `length` bytes at `typed`, is longer, and spans
+// one line; NULL when none (owned by readline). Searched from the newest: the one fish shows.
+static inline const char *netrepl_history_suggestion(const char *typed, int length) {
+    for (int i = history_length - 1; i >= 0; i--) {
+        HIST_ENTRY *entry = history_get(history_base + i);
+        if (entry == NULL || entry->line == NULL) continue;
+        const char *line = entry->line;
+        if (strncmp(line, typed, (size_t)length) != 0 || line[length] == '\0') continue;
+        if (strchr(line, '\n') != NULL) continue;
+        return line;
+    }
+    return NULL;
+}
+
+// Binds `keyseq` to `function` in the emacs keymap before readline initialises, so that an
+// inputrc binding of the same keys still wins.
+static inline void netrepl_rl_bind(const char *keyseq, rl_command_func_t *function) {
+    rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
+}
+
+// The same in the vi keymaps too, for a key every editing mode has (Enter).
+static inline void netrepl_rl_bind_in_every_mode(const char *keyseq, rl_command_func_t *function) {
+    rl_bind_keyseq_in_map(keyseq, function, emacs_standard_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_insertion_keymap);
+    rl_bind_keyseq_in_map(keyseq, function, vi_movement_keymap);
+}
+
+// The locale's longest character in bytes (1: not a multibyte locale, such as C or POSIX), and
+// the screen columns of a character (-1: not printable here), both macros or hidden from Swift.
+int wcwidth(wchar_t c);
+static inline int netrepl_mb_cur_max(void) {
+    return (int)MB_CUR_MAX;
+}
+
+static inline int netrepl_wcwidth(unsigned int c) {
+    return wcwidth((wchar_t)c);
+}
+
+// readline made 8-bit clean for a locale that is not UTF-8 (LC_ALL=C): bytes from 0x80 up are
+// inserted and shown as they are, not turned into Meta keys (which would lose them).
+static inline void netrepl_rl_eight_bit_clean(void) {
+    rl_variable_bind("input-meta", "on");
+    rl_variable_bind("output-meta", "on");
+    rl_variable_bind("convert-meta", "off");
+}
+
+// Adds `line` to the recall list. The position Up starts from is moved to the new end unless
+// the person is stepping through the list now: in callback mode readline resets the position
+// right after the line handler returns, before the caller adds the line it got, which would
+// leave the new entry behind the position and out of reach of Up and Ctrl-R.
+static inline void netrepl_history_add(const char *line) {
+    int at_end = where_history() >= history_length;
+    add_history(line);
+    if (at_end) using_history();
 }
 
 #endif

@@ -52,7 +52,7 @@ final class Presenter {
     // MARK: exchanges
 
     func show(_ exchange: Exchange, target: String) {
-        for event in exchange.events { show(event, exchange: exchange, target: target) }
+        for event in exchange.events { show(event, transport: exchange.transport, peer: exchange.peer, target: target) }
         if style.json {
             out.json(json(exchange, target: target))
             return
@@ -105,7 +105,9 @@ final class Presenter {
         return parts.joined(separator: " · ")
     }
 
-    private func show(_ event: TransportEvent, exchange: Exchange, target: String) {
+    /// Something a transport saw or did, shown when it happened (live) or before the outcome of
+    /// the line it came with (a script).
+    func show(_ event: TransportEvent, transport: TransportKind, peer: SocketAddress?, target: String) {
         switch event {
         case .connected(let peer, let took, let replacing):
             if let replacing {
@@ -114,17 +116,17 @@ final class Presenter {
                 meta("tcp: connected to \(peer) in \(formatMilliseconds(took))")
             }
         case .fellBack(let from, let to):
-            meta("\(exchange.transport.rawValue): nothing listening on \(from); trying \(to)")
+            meta("\(transport.rawValue): nothing listening on \(from); trying \(to)")
         case .late(let late):
             if style.json {
-                out.json(jsonLate(late, exchange: exchange, target: target))
+                out.json(jsonLate(late, transport: transport, peer: peer, target: target))
                 return
             }
             meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip)) (not the reply to this line): "
                  + String(decoding: late.bytes, as: UTF8.self))
         case .noise(let noise):
             if style.json {
-                out.json(jsonNoise(noise, exchange: exchange, target: target))
+                out.json(jsonNoise(noise, transport: transport, target: target))
                 return
             }
             var parts: [String] = []
@@ -132,7 +134,47 @@ final class Presenter {
             if noise.unexpected > 0 { parts.append(counted(noise.unexpected, "unexpected message")) }
             let sample = noise.samples.first.map { ", first: " + String(decoding: $0, as: UTF8.self) } ?? ""
             meta("ignored \(parts.joined(separator: " and ")) from the server (\(noise.bytes) B, not the reply to any line)\(sample)")
+        case .unasked(let unasked):
+            for reply in unasked.replies {
+                if style.json {
+                    out.json(jsonUnasked(reply, transport: transport, peer: peer, target: target))
+                } else {
+                    meta("\(transport.rawValue) \(peer?.description ?? target) sent: " + String(decoding: reply, as: UTF8.self))
+                }
+            }
+            if unasked.dropped > 0 { moreFromServer(unasked.dropped, in: nil) }
+        case .connectionEnded(let peer, let end):
+            meta("\(transport.rawValue): \(describe(end)) (\(peer)); the next line reconnects")
+        case .unreachable(let peer):
+            meta("\(transport.rawValue): \(peer) answered an earlier line with ICMP port unreachable: nothing listens there now")
         }
+    }
+
+    /// Lines the server sent that were counted but not shown (a flood), over `window` if known.
+    func moreFromServer(_ count: Int, in window: Duration?) {
+        let lines = count == 1 ? "line" : "lines"
+        let when = window.map { $0 <= .seconds(1) ? " in the last second" : " in the last \(formatMilliseconds($0))" } ?? ""
+        meta("… \(grouped(count)) more \(lines) from the server\(when) (not shown)")
+    }
+
+    /// A line queued behind others on the persistent connection.
+    func queued(_ line: Line, ahead: Int) {
+        meta("queued \"\(excerpt(line.text))\" behind \(ahead) \(ahead == 1 ? "line" : "lines") waiting on the connection")
+    }
+
+    func unsent(_ line: Line) {
+        meta("not sent \"\(excerpt(line.text))\": it was queued when the wait was cancelled")
+    }
+
+    /// 9874 → "9,874".
+    func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
     }
 
     // MARK: wording of typed failures
@@ -229,17 +271,17 @@ final class Presenter {
             "\"transport\":" + jsonString(e.transport.rawValue),
             "\"target\":" + jsonString(target),
             "\"peer\":" + jsonString(e.peer?.description ?? ""),
+            "\"local\":" + jsonString(e.trace.local?.description ?? ""),
             "\"line\":" + jsonString(e.line.text),
             jsonReplyFields(replyBytes),
             "\"rtt_us\":" + micros(rtt),
+            "\"rtt_clock\":" + (e.reply.map { jsonString($0.clock.rawValue) } ?? "null"),
             "\"outcome\":" + jsonString(HistoryOutcome(e.outcome).rawValue),
             "\"bytes_sent\":\(e.bytesSent)",
             "\"bytes_received\":\(received)",
         ]
         if let mode = e.tcpMode { fields.insert("\"tcp_mode\":" + jsonString(mode.rawValue), at: 1) }
-        var connect = e.connectTime
-        for case .connected(_, let took, _) in e.events { connect = took }
-        if let connect { fields.append("\"connect_us\":" + micros(connect)) }
+        if let connect = e.connectTime ?? e.openedConnection { fields.append("\"connect_us\":" + micros(connect)) }
         switch e.outcome {
         case .reply: break
         case .failed(let failure): fields.append("\"error\":" + jsonString(describe(failure, exchange: e)))
@@ -250,11 +292,11 @@ final class Presenter {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    func jsonLate(_ late: LateReply, exchange e: Exchange, target: String) -> String {
+    func jsonLate(_ late: LateReply, transport: TransportKind, peer: SocketAddress?, target: String) -> String {
         let fields = [
-            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"transport\":" + jsonString(transport.rawValue),
             "\"target\":" + jsonString(target),
-            "\"peer\":" + jsonString(e.peer?.description ?? ""),
+            "\"peer\":" + jsonString(peer?.description ?? ""),
             "\"line\":" + jsonString(late.line.text),
             jsonReplyFields(late.bytes),
             "\"rtt_us\":" + micros(late.roundTrip),
@@ -264,9 +306,21 @@ final class Presenter {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    func jsonNoise(_ noise: Noise, exchange e: Exchange, target: String) -> String {
+    func jsonUnasked(_ bytes: [UInt8], transport: TransportKind, peer: SocketAddress?, target: String) -> String {
         let fields = [
-            "\"transport\":" + jsonString(e.transport.rawValue),
+            "\"transport\":" + jsonString(transport.rawValue),
+            "\"target\":" + jsonString(target),
+            "\"peer\":" + jsonString(peer?.description ?? ""),
+            jsonReplyFields(bytes),
+            "\"outcome\":\"unasked\"",
+            "\"bytes_received\":\(bytes.count)",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func jsonNoise(_ noise: Noise, transport: TransportKind, target: String) -> String {
+        let fields = [
+            "\"transport\":" + jsonString(transport.rawValue),
             "\"target\":" + jsonString(target),
             "\"outcome\":\"ignored\"",
             "\"duplicates\":\(noise.duplicates)",

@@ -1,5 +1,8 @@
 // The REPL loop and nothing else: read a line, run it as a command or send it on the current
-// transport, show the outcome, count it and record it; at the end, the ping-style summary.
+// transport, show the outcome, count it and record it; at the end, the ping-style summary. At a
+// terminal it is one event loop over the keyboard and every socket, so that what a server sends
+// is shown the moment it arrives, above the line being typed; in a script each line is run to
+// completion before the next, in the same order as ever.
 
 import Glibc
 import NetREPLProtocol
@@ -49,14 +52,32 @@ public struct SessionStartError: Error, CustomStringConvertible {
 public final class Session: CommandContext {
     public private(set) var configuration: SessionConfiguration
     public private(set) var statistics = SessionStatistics()
+    /// :stats per target, transport and TCP mode.
+    public private(set) var book = StatisticsBook()
+    /// :trace on: each exchange's socket calls are shown after it.
+    public var tracing = false
+    /// The last line's exchange, for :capture.
+    public private(set) var lastExchange: Exchange?
     public private(set) var exitStatus: Int32 = ExitStatus.success
     public let history: HistoryStore
     let source: LineSource
     let presenter: Presenter
     private let interruptions: Interruptions
     private var addresses: [SocketAddress]
-    private var udp: UDPTransport?
-    private var tcp: TCPTransport?
+    /// Where lines go now.
+    private var transport: (any Transport)?
+    /// Transports replaced (by :udp, :tcp or :connect) while lines still waited on them: they are
+    /// serviced until those lines settle, then closed.
+    private var retired: [any Transport] = []
+    /// Lines submitted and not yet settled: what to record in the history when they do.
+    private var pending: [SubmissionID: Pending] = [:]
+    /// History records in the order their lines were typed, each line's waiting for its outcome.
+    private var unrecorded: [(id: SubmissionID?, entry: HistoryRecord?)] = []
+    /// Noise counted and not yet shown: summed, and shown before the next outcome or once a second.
+    private var unshownNoise: (noise: Noise, transport: TransportKind, since: ContinuousClock.Instant)?
+    private var floodGate = FloodGate()
+    /// The terminal line and whether its prompt is up (only with a live line source).
+    private let terminal: TerminalLine
     private var quitting = false
     /// Ctrl-C presses in a row with no line between: the second at the prompt leaves.
     private var interruptsInARow = 0
@@ -74,7 +95,12 @@ public final class Session: CommandContext {
         self.interruptions = interruptions
         self.source = source
         self.history = history
-        let presenter = Presenter(style: configuration.style, out: out, err: err)
+        let live = configuration.style.interactive ? source as? LiveLineSource : nil
+        let terminal = TerminalLine(source: live)
+        self.terminal = terminal
+        let presenter = Presenter(style: configuration.style,
+                                  out: terminal.sink(out, isTerminal: configuration.style.stdoutIsTerminal),
+                                  err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
         self.presenter = presenter
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
@@ -103,6 +129,19 @@ public final class Session: CommandContext {
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         for warning in history.takeWarnings() { presenter.warning(warning) }
+        if let live = terminal.source {
+            runLive(live)
+        } else {
+            runToCompletion()
+        }
+        // Close before the caller stops an embedded server, which would otherwise wait for us.
+        closeTransports()
+        printSummary()
+        return exitStatus
+    }
+
+    /// Scripts, pipes and `-c`: one line at a time, each waited for before the next is read.
+    private func runToCompletion() {
         loop: while !quitting && endedBy == nil && !presenter.outputClosed {
             switch source.readLine(prompt: prompt) {
             case .line(let line):
@@ -118,15 +157,193 @@ public final class Session: CommandContext {
                 endedBy = signal
             }
         }
-        // Close before the caller stops an embedded server, which would otherwise wait for us.
-        closeTransports()
-        printSummary()
-        return exitStatus
+    }
+
+    /// A terminal: one wait over the keyboard and every socket. Lines are sent the moment Enter
+    /// is pressed, and everything that happens is shown as it happens, above the prompt.
+    private func runLive(_ live: LiveLineSource) {
+        var shownPrompt = prompt
+        terminal.show(prompt: shownPrompt)
+        var endOfInput = false
+        while !quitting && endedBy == nil && !endOfInput && !presenter.outputClosed {
+            let ready = Poller.wait([PollInterest(descriptor: live.inputDescriptor)] + transports.flatMap(\.interests), until: nextDeadline)
+            // What this wake-up brings is printed in one go, after the keys are read.
+            defer { terminal.release() }
+            // Keys first: they echo at once however much a server sends.
+            let inputs = live.service()
+            terminal.hold()
+            for input in inputs {
+                guard !quitting && endedBy == nil && !endOfInput else { break }
+                switch input {
+                case .line(let line):
+                    interruptsInARow = 0
+                    handle(line)
+                case .interrupted:
+                    interrupted()
+                case .endOfInput:
+                    endOfInput = true
+                case .terminated(let signal):
+                    endedBy = signal
+                }
+            }
+            // Signals are the line source's while its prompt is up (Ctrl-C also discards the line).
+            serviceTransports(ready: ready)
+            serviceClock()
+            if shownPrompt != prompt && !quitting && endedBy == nil && !endOfInput {
+                shownPrompt = prompt
+                terminal.show(prompt: shownPrompt)
+            }
+        }
+        terminal.hide()
+        if let signal = endedBy, waiting > 0 {
+            // SIGTERM or SIGHUP: what waits is cancelled by it, and counted so.
+            for transport in transports { transport.cancelWaiting(signal: signal) }
+            takeNotices()
+        } else if waiting > 0 {
+            awaitTheRest()
+        }
+    }
+
+    /// Ctrl-C at the prompt: cancels what waits, or with nothing waiting counts towards leaving.
+    private func interrupted() {
+        if waiting > 0 {
+            for transport in transports { transport.cancelWaiting(signal: SIGINT) }
+            takeNotices()
+            interruptsInARow = 1
+            return
+        }
+        interruptsInARow += 1
+        if interruptsInARow >= 2 {
+            quitting = true
+        } else {
+            presenter.meta("(Ctrl-C again or Ctrl-D leaves)")
+        }
+    }
+
+    /// After Ctrl-D or :quit with lines still waiting: each gets until its deadline (Ctrl-C stops
+    /// waiting), so that the summary counts what came.
+    private func awaitTheRest() {
+        let count = waiting
+        presenter.meta("waiting for \(count) \(count == 1 ? "line" : "lines") sent and not yet answered, at most until \(count == 1 ? "its" : "their") timeout; Ctrl-C stops waiting")
+        while waiting > 0 && endedBy == nil && !presenter.outputClosed {
+            if let signal = interruptions.take() {
+                for transport in transports { transport.cancelWaiting(signal: signal) }
+                takeNotices()
+                if signal != SIGINT { endedBy = signal }
+                break
+            }
+            serviceTransports(ready: Poller.wait(transports.flatMap(\.interests), until: nextDeadline))
+            serviceClock()
+        }
+        flushNoise()
+        flushFlood(force: true)
+    }
+
+    private var transports: [any Transport] { (transport.map { [$0] } ?? []) + retired }
+
+    /// Lines sent on any transport and not yet settled.
+    private var waiting: Int { transports.reduce(0) { $0 + $1.waiting } }
+
+    private var nextDeadline: ContinuousClock.Instant? {
+        (transports.compactMap(\.nextDeadline) + [floodGate.flushAt, unshownNoise.map { $0.since + FloodGate.window }].compactMap { $0 }).min()
+    }
+
+    private func serviceTransports(ready: Set<Int32>) {
+        for transport in transports { transport.service(ready: ready) }
+        takeNotices()
+    }
+
+    /// Shows what was held back for a while (noise, a flood) once its second is over.
+    private func serviceClock() {
+        if let unshown = unshownNoise, ContinuousClock.now >= unshown.since + FloodGate.window { flushNoise() }
+        flushFlood(force: false)
+    }
+
+    private func flushFlood(force: Bool) {
+        if let (count, window) = floodGate.takeHeld(force: force) { presenter.moreFromServer(count, in: window) }
+    }
+
+    /// Shows the notices of every transport, in the order each happened; retires transports
+    /// with nothing left waiting.
+    private func takeNotices() {
+        for transport in transports {
+            for notice in transport.takeNotices() { show(notice, from: transport) }
+        }
+        retired.removeAll { old in
+            guard old.waiting == 0 else { return false }
+            old.close()
+            targets[ObjectIdentifier(old)] = nil
+            return true
+        }
+    }
+
+    private func show(_ notice: TransportNotice, from transport: any Transport) {
+        switch notice {
+        case .event(let event):
+            statistics[transport.kind].record(event)
+            book.record(event, target: target(of: transport), transport: transport.kind, tcpMode: transport.tcpMode)
+            switch event {
+            case .noise(let noise):
+                // Summed and shown before the next outcome, or after a second at the prompt.
+                if var unshown = unshownNoise {
+                    unshown.noise.merge(noise)
+                    unshownNoise = unshown
+                } else {
+                    unshownNoise = (noise, transport.kind, .now)
+                }
+                return
+            case .late(let late):
+                presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
+                record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip,
+                       via: (transport.kind, transport.tcpMode))
+            case .unasked(var unasked) where terminal.source != nil:
+                flushFlood(force: false)
+                let shown = floodGate.admit(unasked.count)
+                if shown < unasked.replies.count {
+                    floodGate.hold(unasked.replies.count - shown)
+                    unasked.replies.removeLast(unasked.replies.count - shown)
+                }
+                floodGate.hold(unasked.dropped)
+                unasked.dropped = 0
+                if !unasked.isEmpty { presenter.show(.unasked(unasked), transport: transport.kind, peer: nil, target: configuration.target.description) }
+            default:
+                presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
+            }
+        case .queued(_, let line, let ahead):
+            presenter.queued(line, ahead: ahead)
+        case .unsent(let id, let line):
+            presenter.unsent(line)
+            if let unsent = pending.removeValue(forKey: id), let recordAs = unsent.recordAs {
+                record(recordAs, outcome: .cancelled, rtt: nil, for: id, via: (transport.kind, transport.tcpMode), target: unsent.target)
+            }
+        case .settled(let id, let exchange):
+            flushNoise()
+            settled(exchange, id: id, as: pending.removeValue(forKey: id) ?? Pending(recordAs: nil, target: target(of: transport)))
+        }
+    }
+
+    private func flushNoise() {
+        guard let unshown = unshownNoise else { return }
+        unshownNoise = nil
+        presenter.show(.noise(unshown.noise), transport: unshown.transport, peer: nil, target: configuration.target.description)
     }
 
     private func closeTransports() {
-        udp?.close()
-        tcp?.close()
+        for transport in transports { transport.close() }
+        transport = nil
+        retired = []
+    }
+
+    /// Sets the current transport aside: closed now if nothing waits on it, else once it settles.
+    private func retireTransport() {
+        guard let current = transport else { return }
+        transport = nil
+        if current.waiting == 0 {
+            current.close()
+            targets[ObjectIdentifier(current)] = nil
+        } else {
+            retired.append(current)
+        }
     }
 
     private func printSummary() {
@@ -184,31 +401,88 @@ public final class Session: CommandContext {
         lastLine = line
     }
 
-    private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?) {
-        let entry = HistoryRecord.now(transport: configuration.transport, tcpMode: configuration.tcpMode, target: configuration.target.description,
+    /// Records `line` in the history; for a line sent (`id`), in the place kept for it when it was
+    /// sent, with the transport (and TCP mode) and target it went on.
+    private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?, for id: SubmissionID? = nil,
+                        via: (kind: TransportKind, mode: TCPMode?)? = nil, target: String? = nil) {
+        let via = via ?? (configuration.transport, configuration.tcpMode)
+        let entry = HistoryRecord.now(transport: via.kind, tcpMode: via.mode, target: target ?? configuration.target.description,
                                       outcome: outcome, rttNanoseconds: rtt?.wholeNanoseconds, line: line)
-        if let problem = history.append(entry) { presenter.warning(problem) }
+        if let id, let place = unrecorded.firstIndex(where: { $0.id == id }) {
+            unrecorded[place].entry = entry
+        } else if outcome == .late {
+            // Not typed: it happened now, before the outcomes still awaited.
+            unrecorded.insert((nil, entry), at: unrecorded.firstIndex { $0.entry == nil } ?? unrecorded.endIndex)
+        } else {
+            unrecorded.append((nil, entry))
+        }
+        // Lines typed ahead settle in any order; the history keeps the order they were typed in.
+        while let first = unrecorded.first, let ready = first.entry {
+            unrecorded.removeFirst()
+            if let problem = history.append(ready) { presenter.warning(problem) }
+        }
     }
 
     private var interruption: @Sendable () -> Int32? { { [interruptions] in interruptions.pending } }
 
-    /// Sends `payload`, shows the outcome, counts it, and records `recordAs` in the history (nil: don't).
-    private func send(_ payload: Line, recordAs: String?) {
-        let exchange: Exchange
+    /// What to do when a line settles.
+    private struct Pending {
+        /// The line as the history records it (nil: not recorded).
+        var recordAs: String?
+        /// The target it was sent to (`:connect` may change the session's meanwhile).
+        var target: String
+    }
+
+    private func currentTransport() -> any Transport {
+        if let transport { return transport }
+        let made: any Transport
         switch configuration.transport {
         case .udp:
-            let transport = udp ?? UDPTransport(addresses: addresses, interruption: interruption)
-            udp = transport
-            exchange = transport.exchange(payload, timeout: configuration.timeout)
+            made = UDPTransport(addresses: addresses, interruption: interruption)
         case .tcp:
-            let transport = tcp ?? TCPTransport(addresses: addresses, mode: configuration.tcpMode,
-                                                framing: configuration.tcpFraming, interruption: interruption)
-            transport.mode = configuration.tcpMode
-            tcp = transport
-            exchange = transport.exchange(payload, timeout: configuration.timeout)
+            made = TCPTransport(addresses: addresses, mode: configuration.tcpMode, framing: configuration.tcpFraming, interruption: interruption)
         }
+        transport = made
+        targets[ObjectIdentifier(made)] = configuration.target.description
+        return made
+    }
+
+    /// The target each transport was made for: the :stats path of what it reports apart from
+    /// lines (late replies, noise, connects), which may come after :connect changed the target.
+    private var targets: [ObjectIdentifier: String] = [:]
+
+    private func target(of transport: any Transport) -> String {
+        targets[ObjectIdentifier(transport)] ?? configuration.target.description
+    }
+
+    /// Sends `payload`, and records `recordAs` in the history (nil: don't) once it settles. At a
+    /// terminal this returns at once; in a script, once the line has settled.
+    private func send(_ payload: Line, recordAs: String?) {
+        let transport = currentTransport()
+        let id = transport.submit(payload, timeout: configuration.timeout)
+        pending[id] = Pending(recordAs: recordAs, target: configuration.target.description)
+        if recordAs != nil { unrecorded.append((id, nil)) }
+        takeNotices()
+        guard terminal.source == nil else { return }
+        var cancelled = false
+        while pending[id] != nil && !presenter.outputClosed {
+            if !cancelled, let signal = interruptions.pending {
+                cancelled = true
+                transport.cancelWaiting(signal: signal)
+                takeNotices()
+                continue
+            }
+            serviceTransports(ready: Poller.wait(transport.interests, until: transport.nextDeadline))
+        }
+    }
+
+    /// Shows, counts and records the outcome of a line.
+    private func settled(_ exchange: Exchange, id: SubmissionID, as pending: Pending) {
         statistics[exchange.transport].record(exchange)
+        book.record(exchange, target: pending.target)
         presenter.show(exchange, target: configuration.target.description)
+        if tracing { presenter.showTrace(exchange) }
+        lastExchange = exchange
         switch exchange.outcome {
         case .reply: break
         case .failed(let failure) where failure.isConnectionFailure:
@@ -216,13 +490,11 @@ public final class Session: CommandContext {
         case .lost, .truncated, .cancelled, .failed:
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
-        // Late replies came before this line's outcome was known: they are recorded first, as
-        // they would be typed, so that recalling one sends the same text.
-        for case .late(let late) in exchange.events {
-            record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip)
+        if let recordAs = pending.recordAs {
+            record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip, for: id,
+                   via: (exchange.transport, exchange.tcpMode), target: pending.target)
         }
-        if let recordAs { record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip) }
-        if case .cancelled(let signal) = exchange.outcome {
+        if case .cancelled(let signal) = exchange.outcome, terminal.source == nil {
             _ = interruptions.take()
             // At a prompt, Ctrl-C cancels the wait and the session goes on; a script, or another
             // signal, ends it.
@@ -238,6 +510,9 @@ public final class Session: CommandContext {
     // MARK: CommandContext
 
     public func use(_ transport: TransportKind, mode: TCPMode?) {
+        if transport != configuration.transport || (transport == .tcp && mode != nil && mode != configuration.tcpMode) {
+            retireTransport()
+        }
         configuration.transport = transport
         if let mode { configuration.tcpMode = mode }
         let how = transport == .udp ? "one datagram per line" : (configuration.tcpMode == .perLine ? "a new connection for each line" : "one connection for the session")
@@ -246,9 +521,7 @@ public final class Session: CommandContext {
 
     public func connect(to target: Target) throws(ResolutionError) {
         let resolved = try Resolver.resolve(target, family: configuration.family)
-        closeTransports()
-        udp = nil
-        tcp = nil
+        retireTransport()
         addresses = resolved
         configuration.target = target
     }
@@ -263,6 +536,88 @@ public final class Session: CommandContext {
 
     public func quit() {
         quitting = true
+    }
+
+    public func resetStatistics() {
+        statistics = SessionStatistics()
+        book = StatisticsBook()
+    }
+
+    public func ping(_ plan: PingPlan) {
+        // A run lasts seconds: its lines are shown as they come, not held for this wake-up's redraw.
+        terminal.release()
+        // The address UDP lines reach now first; as they do, move on from one that refuses
+        // before anything came back (localhost as ::1 to a server on 127.0.0.1 only).
+        let first = (transport as? UDPTransport)?.currentPeer ?? addresses[0]
+        var candidates = [first] + addresses.filter { $0 != first }
+        let target = configuration.target.description
+        var tally = PingTally()
+        var result: (end: PingEnd, sent: Int, elapsed: Duration)
+        repeat {
+            let address = candidates.removeFirst()
+            if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
+            tally = PingTally()
+            result = Pinger.run(plan, to: address, interruption: interruption) { event in
+                tally.count(event)
+                presenter.show(event, target: target)
+            }
+            guard case .failed(.refused) = result.end, tally.received == 0, let next = candidates.first else { break }
+            presenter.meta("udp: nothing listening on \(address); trying \(next)")
+        } while true
+        tally.transmitted = result.sent
+        switch result.end {
+        case .completed:
+            break
+        case .interrupted(let signal):
+            _ = interruptions.take()
+            // Ctrl-C ends the probing, with its summary, and the session goes on; another signal ends it.
+            if signal != SIGINT { endedBy = signal } else if style.interactive { source.discardPending() }
+        case .failed(let failure):
+            presenter.error(presenter.describe(failure, exchange: Exchange(line: Line("ping"), transport: .udp, outcome: .failed(failure))))
+            exitStatus = max(exitStatus, failure.isConnectionFailure ? ExitStatus.usageOrConnection : ExitStatus.someFailed)
+        }
+        for line in tally.summary(target: target, elapsed: result.elapsed) { presenter.info(line) }
+        if tally.received < tally.transmitted { exitStatus = max(exitStatus, ExitStatus.someFailed) }
+    }
+
+    private var style: OutputStyle { configuration.style }
+
+    public func measureClock() -> ClockCheck { ClockCheck.run() }
+
+    /// Runs :compare on transports of its own, so that the session's connection and statistics
+    /// are left as they were.
+    public func compare(_ plan: ComparePlan) -> CompareResult {
+        let udp = UDPTransport(addresses: addresses, interruption: interruption)
+        let persistent = TCPTransport(addresses: addresses, mode: .persistent, framing: configuration.tcpFraming, interruption: interruption)
+        let perLine = TCPTransport(addresses: addresses, mode: .perLine, interruption: interruption)
+        defer { udp.close(); persistent.close(); perLine.close() }
+        var result = CompareResult()
+        for size in plan.sizes ?? [plan.line.bytes.count] {
+            let line = plan.line(ofSize: plan.sizes == nil ? nil : size)
+            var comparison = Comparison(size: size)
+            for round in 0..<plan.rounds {
+                let paths = ComparedPath.allCases
+                for i in paths.indices {
+                    let path = paths[(i + round) % paths.count]
+                    let exchange: Exchange
+                    switch path {
+                    case .udp: exchange = udp.exchange(line, timeout: configuration.timeout)
+                    case .tcpPersistent: exchange = persistent.exchange(line, timeout: configuration.timeout)
+                    case .tcpPerLine: exchange = perLine.exchange(line, timeout: configuration.timeout)
+                    }
+                    if case .cancelled(let signal) = exchange.outcome {
+                        _ = interruptions.take()
+                        if signal != SIGINT { endedBy = signal }
+                        result.comparisons.append(comparison)
+                        result.interrupted = true
+                        return result
+                    }
+                    comparison.record(exchange, on: path)
+                }
+            }
+            result.comparisons.append(comparison)
+        }
+        return result
     }
 
     public func info(_ text: String) { presenter.info(text) }

@@ -1,125 +1,36 @@
-// Per-transport counters and round-trip times, summarised the way ping(8) does
-// (iputils ping_common.c, finish(): mdev = sqrt(mean(rtt²) − mean(rtt)²)).
+// Per-transport counters and round-trip times, summarised the way ping(8) does (the figures
+// themselves are RoundTrips', shared with :ping and :stats).
 
-import Histogram
 import NetREPLProtocol
 import NetREPLTransport
 
+/// One transport's counts for the exit summary: counted as :stats counts a path (one
+/// `PathStatistics` for all of the transport's targets and modes), worded the way ping(8) words them.
+@dynamicMemberLookup
 public struct TransportStatistics: Sendable {
-    public private(set) var sent = 0
-    public private(set) var received = 0
-    public private(set) var lost = 0
-    public private(set) var late = 0
-    public private(set) var duplicates = 0
-    public private(set) var unexpected = 0
-    public private(set) var truncated = 0
-    public private(set) var cancelled = 0
-    public private(set) var errors = 0
-    /// Lines that never left: nothing listening, too large for a datagram, the connect cancelled.
-    public private(set) var notSent = 0
-    public private(set) var connects = 0
-    private var sum = 0.0
-    private var sumOfSquares = 0.0
-    public private(set) var minimum: UInt64 = .max
-    public private(set) var maximum: UInt64 = 0
-    private var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+    private var counts = PathStatistics()
 
-    public init() {
-        histogram.autoResize = true
-    }
+    public init() {}
+
+    public subscript<T>(dynamicMember figure: KeyPath<PathStatistics, T>) -> T { counts[keyPath: figure] }
 
     /// Counts one exchange; call once per line sent.
-    public mutating func record(_ exchange: Exchange) {
-        for event in exchange.events {
-            switch event {
-            case .late: late += 1
-            case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
-            case .connected: connects += 1
-            case .fellBack: break
-            }
-        }
-        if exchange.connectTime != nil { connects += 1 }
-        // Unlike ping, which counts attempts, a line counts as sent only when its bytes left:
-        // a refused connect has sent nothing and lost nothing.
-        guard exchange.bytesSent > 0 else {
-            notSent += 1
-            return
-        }
-        sent += 1
-        switch exchange.outcome {
-        case .reply(let reply):
-            received += 1
-            recordRTT(reply.roundTrip.wholeNanoseconds)
-        case .lost:
-            lost += 1
-        case .truncated:
-            truncated += 1
-        case .cancelled:
-            cancelled += 1
-        case .failed:
-            errors += 1
-        }
-    }
+    public mutating func record(_ exchange: Exchange) { counts.record(exchange) }
 
-    mutating func recordRTT(_ nanoseconds: UInt64) {
-        let micros = Double(nanoseconds) / 1_000
-        sum += micros
-        sumOfSquares += micros * micros
-        minimum = Swift.min(minimum, nanoseconds)
-        maximum = Swift.max(maximum, nanoseconds)
-        _ = histogram.record(Swift.max(nanoseconds, 1))
-    }
-
-    /// Per cent of lines sent without an on-time reply.
-    public var lossPercent: Double {
-        sent == 0 ? 0 : Double(sent - received) * 100 / Double(sent)
-    }
-
-    /// Mean RTT in microseconds.
-    public var meanMicroseconds: Double { received == 0 ? 0 : sum / Double(received) }
+    /// Counts what a transport saw besides a line's outcome (live, or with its exchange).
+    public mutating func record(_ event: TransportEvent) { counts.record(event) }
 
     /// ping's mdev in microseconds: the population standard deviation of the RTTs.
-    public var mdevMicroseconds: Double {
-        guard received > 0 else { return 0 }
-        let mean = sum / Double(received)
-        let variance = sumOfSquares / Double(received) - mean * mean
-        return variance > 0 ? variance.squareRoot() : 0
-    }
-
-    /// The RTT below which `percentile` per cent fall, in nanoseconds (HdrHistogram, 3 digits).
-    public func percentile(_ percentile: Double) -> UInt64 {
-        histogram.valueAtPercentile(percentile)
-    }
+    public var mdevMicroseconds: Double { counts.roundTrips.mdevMicroseconds }
 
     /// `3 sent, 2 received, 1 lost, 33.3333% loss` plus late, duplicates, errors and lines not
     /// sent when there are any; no loss when nothing was sent, as there was nothing to lose.
     public var countsLine: String {
-        var parts = ["\(sent) sent", "\(received) received"]
-        if lost > 0 { parts.append("\(lost) lost") }
-        if late > 0 { parts.append("+\(late) late") }
-        if duplicates > 0 { parts.append("+" + counted(duplicates, "duplicate")) }
-        if unexpected > 0 { parts.append("+\(unexpected) unexpected") }
-        if truncated > 0 { parts.append("+\(truncated) truncated") }
-        if cancelled > 0 { parts.append("+\(cancelled) cancelled") }
-        if errors > 0 { parts.append("+" + counted(errors, "error")) }
-        if notSent > 0 { parts.append("\(notSent) not sent") }
-        if sent > 0 { parts.append("\(significant(lossPercent))% loss") }
-        return parts.joined(separator: ", ")
+        counts.countsLine
     }
 
     /// `rtt min/avg/max/mdev = 0.051/0.084/0.120/0.020 ms`, or nil before any reply.
-    public var rttLine: String? {
-        guard received > 0 else { return nil }
-        let values = [Double(minimum) / 1_000, meanMicroseconds, Double(maximum) / 1_000, mdevMicroseconds]
-        return "rtt min/avg/max/mdev = " + values.map { fixed($0 / 1_000, 3) }.joined(separator: "/") + " ms"
-    }
-
-    /// `rtt p50/p90/p99/p99.9 = … ms`, from the histogram.
-    public var percentileLine: String? {
-        guard received > 0 else { return nil }
-        let values = [50.0, 90, 99, 99.9].map { fixed(Double(percentile($0)) / 1_000_000, 3) }
-        return "rtt p50/p90/p99/p99.9 = " + values.joined(separator: "/") + " ms"
-    }
+    public var rttLine: String? { counts.roundTrips.rttLine }
 }
 
 /// Statistics for both transports of a session.
@@ -135,7 +46,7 @@ public struct SessionStatistics: Sendable {
     }
 
     /// The ping-style summary for each transport that was used; empty when none was.
-    public func summary(showPercentiles: Bool = false) -> [String] {
+    public func summary() -> [String] {
         var lines: [String] = []
         for kind in TransportKind.allCases {
             let stats = self[kind]
@@ -143,8 +54,6 @@ public struct SessionStatistics: Sendable {
             lines.append("--- \(kind.rawValue) statistics ---")
             lines.append(stats.countsLine)
             if let rtt = stats.rttLine { lines.append(rtt) }
-            if showPercentiles, let p = stats.percentileLine { lines.append(p) }
-            if showPercentiles, kind == .tcp, stats.connects > 0 { lines.append("tcp connections opened: \(stats.connects)") }
         }
         return lines
     }

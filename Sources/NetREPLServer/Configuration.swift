@@ -67,6 +67,11 @@ public struct Impairment: Sendable, Equatable {
         self.seed = seed
     }
 
+    /// The same, from the command line's durations (the options both executables share).
+    public init(loss: Double, delay: Duration, jitter: Duration, duplicate: Double, seed: UInt64?) {
+        self.init(loss: loss, delay: TimeAmount(delay), jitter: TimeAmount(jitter), duplicate: duplicate, seed: seed)
+    }
+
     public var isActive: Bool {
         loss > 0 || delay > .zero || jitter > .zero || duplicate > 0
     }

@@ -1,6 +1,7 @@
-// Waits for one line's reply while still listening on the sockets of earlier lines, so that a
-// late reply, a duplicate or a flood is seen, attributed by the tracker and counted — in bounded
-// memory and without ever holding the wait past its deadline.
+// Reads what comes on a transport's sockets — the lines waiting for their reply, and the sockets
+// of earlier lines kept for their late replies and duplicates — and hands each arrival to the
+// tracker, in bounded memory and a bounded number of receives per wake-up, so that a flood on
+// one socket can starve neither the others, nor the terminal, nor a deadline.
 
 import SystemPackage
 
@@ -19,15 +20,18 @@ final class Attended {
         self.ticket = ticket
         self.peer = peer
     }
+
+    var isOpen: Bool { socket.descriptor != nil }
 }
 
-/// How the wait for the current line's reply ended.
-enum AwaitResult {
+/// What servicing the socket of an awaited line came to.
+enum News {
+    /// The tracker settled the awaited line: its reply, or its reply cut short.
     case resolved(Resolution)
-    /// The deadline passed; `partial` bytes of the reply had come.
-    case timedOut
-    case interrupted(signal: Int32)
-    /// Receiving on the line's own socket failed (for UDP, ECONNREFUSED: nothing listening).
+    /// Something came after the deadline, so the line is lost; `late` is its reply, if whole.
+    /// `partialBytes`: what had come of the reply by the deadline.
+    case expired(late: LateReply?, partialBytes: Int)
+    /// Receiving failed (for UDP, ECONNREFUSED: nothing listening).
     case failed(Errno)
 }
 
@@ -37,38 +41,41 @@ final class Attendant {
     private var kept: [Attended] = []
     private let keepAtMost: Int
     private var buffer = [UInt8](repeating: 0, count: 65_536)
-    /// What the current exchange saw on the way: late replies, then noise.
+    /// What was seen since the last take, in order (noise and unasked replies are summed at the take).
     private var events: [TransportEvent] = []
-    /// Late replies to the line just given up, shown with the next exchange rather than before
-    /// that line's own outcome.
-    private var carried: [TransportEvent] = []
-    let interruption: @Sendable () -> Int32?
 
-    /// Receives per socket per wake-up: a flood on one socket cannot starve the deadline check.
-    private static let receivesPerPass = 64
+    /// Receives, and bytes, per socket per wake-up: a flood on one socket cannot starve the
+    /// others, the keyboard or a deadline.
+    static let receivesPerPass = 64
+    static let bytesPerPass = 256 << 10
 
-    init(keepAtMost: Int, tracker: ReplyTracker = ReplyTracker(), interruption: @escaping @Sendable () -> Int32?) {
+    init(keepAtMost: Int, tracker: ReplyTracker = ReplyTracker()) {
         self.keepAtMost = keepAtMost
         self.tracker = tracker
-        self.interruption = interruption
     }
 
     deinit { closeAll() }
 
-    /// The events gathered since the last call, with the noise summed up last.
+    /// The events gathered since the last call: in order, then unasked replies, then noise.
     func takeEvents() -> [TransportEvent] {
         var taken = events
         events = []
+        if let unasked = tracker.takeUnasked() { taken.append(.unasked(unasked)) }
         if let noise = tracker.takeNoise() { taken.append(.noise(noise)) }
         return taken
     }
 
-    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant) -> Ticket {
-        tracker.sent(line, framing: framing, at: instant)
+    func record(_ event: TransportEvent) { events.append(event) }
+
+    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, clock: RTTClock,
+              listensAfterReply: Bool = false) -> Ticket {
+        tracker.sent(line, framing: framing, at: instant, clock: clock, listensAfterReply: listensAfterReply)
     }
 
     @discardableResult
     func abandon(_ ticket: Ticket) -> Int { tracker.abandon(ticket) }
+
+    func retire(_ ticket: Ticket) { tracker.retire(ticket) }
 
     /// Keeps `attended` listening after its line; the oldest kept socket is closed beyond the bound.
     func keep(_ attended: Attended) {
@@ -86,98 +93,76 @@ final class Attendant {
         kept = []
     }
 
-    /// Reads what already waits on the kept sockets (before a send: it answers earlier lines).
-    func drainKept() {
-        events += carried
-        carried = []
-        for attended in kept { _ = service(attended, current: nil, passes: 4) }
-        kept.removeAll { $0.socket.descriptor == nil }
-    }
+    var keptInterests: [PollInterest] { kept.map { PollInterest(descriptor: $0.socket.rawDescriptor) } }
 
-    /// Reads what waits on `attended` between lines (stray bytes, or the end of the connection).
-    func drainIdle(_ attended: Attended) {
-        _ = service(attended, current: nil, passes: 4)
-    }
-
-    /// Waits for the reply of `current` until `deadline`, servicing the kept sockets meanwhile.
-    func awaitReply(on current: Attended, until deadline: ContinuousClock.Instant) -> AwaitResult {
-        while true {
-            let sockets = [current.socket] + kept.map(\.socket)
-            switch Readiness.wait(sockets, for: .readable, until: deadline, interruption: interruption) {
-            case .interrupted(let signal):
-                return .interrupted(signal: signal)
-            case .failed(let error):
-                return .failed(error)
-            case .timedOut:
-                // A reply the kernel received in time still counts, even if netrepl was stopped
-                // (Ctrl-Z) or descheduled until after the deadline.
-                if let result = service(current, current: current.ticket, passes: 1, arrivedBy: deadline) { return result }
-                return .timedOut
-            case .ready(let indexes):
-                for index in indexes where index > 0 { _ = service(kept[index - 1], current: nil, passes: 1) }
-                kept.removeAll { $0.socket.descriptor == nil }
-                if indexes.first == 0, let result = service(current, current: current.ticket, passes: 1, arrivedBy: deadline) {
-                    return result
-                }
-            }
+    /// Reads what waits on the kept sockets that are `ready` (nil: all of them, as before a send
+    /// in a script, where it answers earlier lines).
+    func serviceKept(ready: Set<Int32>?) {
+        for attended in kept where ready?.contains(attended.socket.rawDescriptor) ?? true {
+            _ = service(attended, awaited: false, passes: ready == nil ? 4 : 1)
         }
+        kept.removeAll { !$0.isOpen }
     }
 
-    /// Receives from `attended` until it has nothing more (at most `passes` × 64 receives).
-    /// Returns a result only when it settles the line `current`.
-    private func service(_ attended: Attended, current: Ticket?, passes: Int,
-                         arrivedBy deadline: ContinuousClock.Instant? = nil) -> AwaitResult? {
-        let isCurrent = current == attended.ticket
+    /// Reads what waits on `attended` (at most `passes` × 64 receives). With `awaited`, returns
+    /// what settles its line; with `deadline`, an arrival after it is that line's late reply.
+    /// A stream that ends while no line waits on it is closed, its `end` set.
+    func service(_ attended: Attended, awaited: Bool, passes: Int = 1, deadline: ContinuousClock.Instant? = nil) -> News? {
+        var bytes = 0
         for _ in 0..<(passes * Self.receivesPerPass) {
-            guard attended.socket.descriptor != nil else { return nil }
+            guard attended.isOpen, bytes < passes * Self.bytesPerPass else { return nil }
             let received: Received
             do {
                 received = try attended.socket.receive(into: &buffer)
             } catch .wouldBlock {
                 return nil
             } catch .connectionRefused where attended.kind == .datagram {
-                // An ICMP port unreachable: for the current line, nothing listens; for an old one, it
-                // answers a send long done.
-                if isCurrent { return .failed(.connectionRefused) }
+                // An ICMP port unreachable: for the awaited line, nothing listens; for an old one,
+                // it answers a send long done.
+                if awaited { return .failed(.connectionRefused) }
+                events.append(.unreachable(attended.peer))
                 continue
             } catch .connectionReset where attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .reset
-                return settle(tracker.ended(attended.ticket, by: .reset, at: .now), current: current)
+                if let news = settle(tracker.ended(attended.ticket, by: .reset, at: .now), awaited: awaited) { return news }
+                return nil
             } catch {
                 attended.socket.close()
                 attended.end = .failed(error)
-                return isCurrent ? .failed(error) : nil
+                return awaited ? .failed(error) : nil
             }
+            bytes += received.count
             if received.count == 0 && attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .serverClosed
-                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival), current: current)
+                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival, kernelStamped: received.kernelStamped),
+                              awaited: awaited)
             }
-            if let deadline, isCurrent, received.arrival > deadline {
-                // Came after the deadline: the line is lost, and this is its late reply.
-                tracker.abandon(attended.ticket)
-                if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival) {
-                    carried.append(.late(late))
+            if awaited, let deadline, received.arrival > deadline {
+                let partial = tracker.abandon(attended.ticket)
+                if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                                                           kernelStamped: received.kernelStamped) {
+                    return .expired(late: late, partialBytes: partial)
                 }
-                continue
+                return .expired(late: nil, partialBytes: partial)
             }
-            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival)
-            if let result = settle(resolution, current: current) { return result }
+            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                                              kernelStamped: received.kernelStamped)
+            if let news = settle(resolution, awaited: awaited) { return news }
         }
         return nil
     }
 
-    private func settle(_ resolution: Resolution?, current: Ticket?) -> AwaitResult? {
+    private func settle(_ resolution: Resolution?, awaited: Bool) -> News? {
         switch resolution {
         case .none:
             return nil
         case .late(let late):
             events.append(.late(late))
             return nil
-        case .reply(let ticket, _), .cut(let ticket, _, _):
-            guard ticket == current, let resolution else { return nil }
-            return .resolved(resolution)
+        case .reply, .cut:
+            return awaited ? resolution.map(News.resolved) : nil
         }
     }
 }

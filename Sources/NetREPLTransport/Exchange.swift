@@ -44,17 +44,30 @@ public struct Line: Sendable, Equatable {
     }
 }
 
-/// A reply, with the time from just before the send to the kernel's receipt of its last byte.
+/// Which clock a round-trip time was read from.
+public enum RTTClock: String, Sendable, Equatable {
+    /// The kernel stamped both ends: the send as the line was handed to the device, the receipt
+    /// of the reply's last byte as it came in.
+    case kernel
+    /// At least one end is netrepl's own reading of the monotonic clock (just before the send, or
+    /// when it read a bare end of stream), so the figure includes some of netrepl's own time.
+    case monotonic
+}
+
+/// A reply, with the time from the line's send to the kernel's receipt of the reply's last byte.
 public struct Reply: Sendable, Equatable {
     public var bytes: [UInt8]
     public var roundTrip: Duration
     /// Bytes received for it, its terminator included.
     public var bytesReceived: Int
+    /// Where `roundTrip`'s two instants came from.
+    public var clock: RTTClock
 
-    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int) {
+    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic) {
         self.bytes = bytes
         self.roundTrip = roundTrip
         self.bytesReceived = bytesReceived
+        self.clock = clock
     }
 }
 
@@ -146,6 +159,14 @@ public struct Noise: Sendable, Equatable {
 
     public var isEmpty: Bool { duplicates == 0 && unexpected == 0 }
 
+    /// Adds `other`'s counts (and samples, up to the bound) to these.
+    public mutating func merge(_ other: Noise) {
+        duplicates += other.duplicates
+        unexpected += other.unexpected
+        bytes += other.bytes
+        samples += other.samples.prefix(Self.sampleCount - samples.count)
+    }
+
     mutating func countDuplicate(_ size: Int) {
         duplicates += 1
         bytes += size
@@ -176,6 +197,40 @@ public enum TransportEvent: Sendable, Equatable {
     case fellBack(from: SocketAddress, to: SocketAddress)
     case late(LateReply)
     case noise(Noise)
+    /// Replies a server sent unasked on a persistent connection (a chat server, a redis push).
+    case unasked(Unasked)
+    /// The server closed or reset a persistent connection while no line waited on it.
+    case connectionEnded(SocketAddress, ConnectionEnd)
+    /// An ICMP unreachable came back on the socket of a line already settled.
+    case unreachable(SocketAddress)
+}
+
+/// What a server sent unasked, as whole replies (framed as the replies are); only the first few
+/// of a flood are kept, the rest are counted.
+public struct Unasked: Sendable, Equatable {
+    public var replies: [[UInt8]] = []
+    /// Replies beyond those kept, and their bytes.
+    public var dropped = 0
+    public var droppedBytes = 0
+
+    /// Replies kept between two takes; more are only counted, so a flood costs no memory.
+    public static let keepAtMost = 64
+    /// The most kept of one reply sent unasked.
+    public static let replyLimit = 4096
+
+    public init() {}
+
+    public var isEmpty: Bool { replies.isEmpty && dropped == 0 }
+    public var count: Int { replies.count + dropped }
+
+    mutating func append<C: Collection>(_ reply: C) where C.Element == UInt8 {
+        if replies.count < Self.keepAtMost {
+            replies.append(Array(reply.prefix(Self.replyLimit)))
+        } else {
+            dropped += 1
+            droppedBytes += reply.count
+        }
+    }
 }
 
 /// One line's exchange.
@@ -191,10 +246,15 @@ public struct Exchange: Sendable {
     public var bytesSent = 0
     /// For a connection opened for this line alone (per-line TCP): how long the connect took.
     public var connectTime: Duration?
+    /// For a line that opened the persistent connection it went on: how long that connect took
+    /// (said as it happened, in a `.connected` event).
+    public var openedConnection: Duration?
     /// How long the reply was waited for.
     public var timeout: Duration = .zero
     public var outcome: ExchangeOutcome
     public var events: [TransportEvent] = []
+    /// The calls made on the line's socket and its local address (for :trace, :capture, --json).
+    public var trace = SocketTrace()
 
     public init(line: Line, transport: TransportKind, tcpMode: TCPMode? = nil, outcome: ExchangeOutcome) {
         self.line = line

@@ -11,6 +11,13 @@ public protocol ReplyFraming: Sendable {
     var endOfStreamEndsReply: Bool { get }
     /// What is appended to each line sent (a newline for line framing).
     var requestTerminator: [UInt8] { get }
+    /// Whether each reply arrives whole, so that a second copy of one is recognisable as a
+    /// duplicate (datagrams); on a stream a repeat is just more data.
+    var recognisesDuplicates: Bool { get }
+}
+
+extension ReplyFraming {
+    public var recognisesDuplicates: Bool { false }
 }
 
 /// Each datagram is one whole reply.
@@ -19,6 +26,7 @@ public struct DatagramFraming: ReplyFraming {
     public func replyEnd(in received: ArraySlice<UInt8>) -> (length: Int, terminator: Int)? { (received.count, 0) }
     public var endOfStreamEndsReply: Bool { false }
     public var requestTerminator: [UInt8] { [] }
+    public var recognisesDuplicates: Bool { true }
 }
 
 /// A reply ends with a terminator (a newline by default), which is not shown; each line sent ends

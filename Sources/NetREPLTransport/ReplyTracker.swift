@@ -42,15 +42,25 @@ public struct ReplyTracker: Sendable {
     private struct Entry {
         let line: Line
         let sentAt: ContinuousClock.Instant
+        let sendClock: RTTClock
         let framing: any ReplyFraming
+        /// After its reply, what comes is framed as replies sent unasked (a persistent connection).
+        let listens: Bool
         var state: State
         var buffer: [UInt8] = []
+
+        /// Kernel only when the kernel stamped both ends.
+        func clock(receiveStamped: Bool) -> RTTClock {
+            sendClock == .kernel && receiveStamped ? .kernel : .monotonic
+        }
     }
 
     private var entries: [Ticket: Entry] = [:]
     private var nextTicket: UInt64 = 0
     /// Duplicates and unexpected data since it was last taken.
     public private(set) var noise = Noise()
+    /// Replies sent unasked since they were last taken.
+    public private(set) var unasked = Unasked()
 
     public init(maximumReply: Int = 4 << 20, maximumLateReply: Int = 256 << 10) {
         self.maximumReply = maximumReply
@@ -60,24 +70,35 @@ public struct ReplyTracker: Sendable {
     /// Lines whose socket is still kept.
     public var count: Int { entries.count }
 
-    /// Records a line sent at `instant`, whose reply is framed by `framing`.
-    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant) -> Ticket {
+    /// Records a line sent at `instant` (read from `clock`), whose reply is framed by `framing`.
+    /// With `listensAfterReply` (a persistent connection), whole replies that come after this
+    /// line's are replies sent unasked, not noise.
+    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant,
+                              clock: RTTClock = .monotonic, listensAfterReply: Bool = false) -> Ticket {
         nextTicket += 1
         let ticket = Ticket(value: nextTicket)
-        entries[ticket] = Entry(line: line, sentAt: instant, framing: framing, state: .awaited)
+        entries[ticket] = Entry(line: line, sentAt: instant, sendClock: clock, framing: framing, listens: listensAfterReply,
+                                state: .awaited)
         return ticket
     }
 
-    /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream).
-    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant) -> Resolution?
+    /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream);
+    /// `kernelStamped`: `arrival` is the kernel's receive stamp.
+    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant,
+                                                 kernelStamped: Bool = false) -> Resolution?
     where C.Element == UInt8 {
         guard var entry = entries[ticket] else {
             noise.countUnexpected(bytes)
             return nil
         }
         switch entry.state {
+        case .answered where entry.listens:
+            entry.buffer.append(contentsOf: bytes)
+            takeUnasked(from: &entry)
+            entries[ticket] = entry
+            return nil
         case .answered(let fingerprint, let length):
-            if entry.framing is DatagramFraming, bytes.count == length, Self.fingerprint(bytes) == fingerprint {
+            if entry.framing.recognisesDuplicates, bytes.count == length, Self.fingerprint(bytes) == fingerprint {
                 noise.countDuplicate(bytes.count)
             } else {
                 noise.countUnexpected(bytes)
@@ -103,17 +124,47 @@ public struct ReplyTracker: Sendable {
             return nil
         }
         let replyBytes = Array(entry.buffer[..<(length - terminator)])
-        let rest = entry.buffer[length...]
-        if !rest.isEmpty { noise.countUnexpected(rest) }
+        let rest = Array(entry.buffer[length...])
         entry.buffer = []
         entry.state = .answered(fingerprint: Self.fingerprint(replyBytes), length: length)
+        if entry.listens {
+            entry.buffer = rest
+            takeUnasked(from: &entry)
+        } else if !rest.isEmpty {
+            noise.countUnexpected(rest)
+        }
         let roundTrip = max(arrival - entry.sentAt, .zero)
-        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length)) }
+        let clock = entry.clock(receiveStamped: kernelStamped)
+        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length, clock: clock)) }
         return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
     }
 
+    /// Moves the whole replies at the start of `entry`'s buffer to `unasked`; a part that grows
+    /// past what is kept of a late reply without ending is counted as noise and dropped.
+    private mutating func takeUnasked(from entry: inout Entry) {
+        var start = entry.buffer.startIndex
+        while start < entry.buffer.endIndex, let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[start...]) {
+            guard length > 0 else { break }
+            unasked.append(entry.buffer[start..<(start + length - terminator)])
+            start += length
+        }
+        entry.buffer.removeFirst(start - entry.buffer.startIndex)
+        if entry.buffer.count > maximumLateReply {
+            noise.countUnexpected(entry.buffer)
+            entry.buffer = []
+        }
+    }
+
+    /// Replies sent unasked since the last call, if any.
+    public mutating func takeUnasked() -> Unasked? {
+        guard !unasked.isEmpty else { return nil }
+        defer { unasked = Unasked() }
+        return unasked
+    }
+
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
-    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant) -> Resolution? {
+    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant,
+                               kernelStamped: Bool = false) -> Resolution? {
         guard var entry = entries[ticket] else { return nil }
         defer { entries[ticket] = entry }
         let state = entry.state
@@ -123,6 +174,7 @@ public struct ReplyTracker: Sendable {
         switch state {
         case .answered, .closed:
             if case .answered = state { entry.state = state }
+            if !received.isEmpty { noise.countUnexpected(received) }
             return nil
         case .awaited, .abandoned:
             // An empty reply to an empty line is a reply, when the end of the stream frames it.
@@ -131,7 +183,8 @@ public struct ReplyTracker: Sendable {
             if state == .awaited {
                 if complete {
                     entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
-                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count))
+                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count,
+                                                clock: entry.clock(receiveStamped: kernelStamped)))
                 }
                 return .cut(ticket, received: received, end: end)
             }

@@ -1,11 +1,13 @@
 // TCP in two shapes: one persistent connection carrying a line and its reply each way (framed by a
-// terminator, a newline by default), or the textbook client's connection per line (send,
-// half-close, read to the end). A connection on which a reply was given up is never used for
-// another line: it is kept aside for that late reply, so that it cannot pass for the next one.
+// terminator, a newline by default), lines going one at a time and the rest queued; or the
+// textbook client's connection per line (send, half-close, read to the end), any number at once.
+// A connection on which a reply was given up is never used for another line: it is kept aside for
+// that late reply, so that it cannot pass for the next one. Every step is non-blocking: a connect
+// or a send that cannot finish now waits for writability in the driver's poll.
 
 import SystemPackage
 
-public final class TCPTransport {
+public final class TCPTransport: Transport {
     /// How lines are carried; changing it closes the current connection without comment.
     public var mode: TCPMode {
         didSet {
@@ -17,10 +19,68 @@ public final class TCPTransport {
     private let addresses: [SocketAddress]
     private let lineFraming: any ReplyFraming
     private let attendant: Attendant
+    public let interruption: @Sendable () -> Int32?
+    /// The persistent connection, once open.
     private var connection: Attended?
     /// Why the previous persistent connection ended, said when the next line reconnects.
     private var endedBecause: ConnectionEnd?
     private var everConnected = false
+
+    private struct Connecting {
+        let socket: Socket
+        let addressIndex: Int
+        let started: ContinuousClock.Instant
+        let deadline: ContinuousClock.Instant
+    }
+
+    private enum Phase {
+        /// Not started (persistent: behind another line).
+        case queued
+        case connecting(Connecting)
+        /// `offset` bytes of `payload` went; the first at `sentAt`.
+        case sending(Attended, payload: [UInt8], offset: Int, sentAt: ContinuousClock.Instant)
+        case awaiting(Attended, deadline: ContinuousClock.Instant)
+    }
+
+    private final class Flight {
+        let id: SubmissionID
+        var exchange: Exchange
+        var phase = Phase.queued
+        /// The last refusal or error of a connect, reported if no address accepts.
+        var connectFailure: TransportFailure?
+        /// On a connection opened for an earlier line (which the server may have closed since).
+        var reused = false
+        /// A line whose reused connection failed before any reply is sent once more, on a new one.
+        var retried = false
+
+        init(id: SubmissionID, exchange: Exchange) {
+            self.id = id
+            self.exchange = exchange
+        }
+
+        /// Adds to the exchange what was done on the socket of the step under way since the last
+        /// take: called as a step's socket is left (a retry, an abort) and as the line settles.
+        func traceSocket() {
+            switch phase {
+            case .queued: break
+            case .connecting(let c): exchange.trace(c.socket)
+            case .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
+            }
+        }
+
+        var deadline: ContinuousClock.Instant? {
+            switch phase {
+            case .queued: return nil
+            case .connecting(let c): return c.deadline
+            case .sending(_, _, _, let sentAt): return sentAt + exchange.timeout
+            case .awaiting(_, let deadline): return deadline
+            }
+        }
+    }
+
+    /// Lines not settled, in order; on a persistent connection only the first is under way.
+    private var flights: [Flight] = []
+    private var notices: [TransportNotice] = []
 
     /// `framing`: where a reply ends on a persistent connection (per-line replies end with the connection).
     public init(addresses: [SocketAddress], mode: TCPMode, framing: any ReplyFraming = TerminatorFraming(),
@@ -29,12 +89,18 @@ public final class TCPTransport {
         self.addresses = addresses
         self.mode = mode
         self.lineFraming = framing
-        self.attendant = Attendant(keepAtMost: keepForLateReplies, interruption: interruption)
+        self.attendant = Attendant(keepAtMost: keepForLateReplies)
+        self.interruption = interruption
     }
 
-    public var isConnected: Bool { connection?.socket.descriptor != nil }
+    public var kind: TransportKind { .tcp }
+    public var tcpMode: TCPMode? { mode }
+    public var waiting: Int { flights.count }
+    public var isConnected: Bool { connection?.isOpen ?? false }
 
     public func close() {
+        for flight in flights { abort(flight) }
+        flights = []
         dropConnection()
         attendant.closeAll()
     }
@@ -44,109 +110,284 @@ public final class TCPTransport {
         connection = nil
     }
 
-    /// Sends `line` and waits for its reply; `timeout` bounds the connect, and separately the
-    /// whole of the send and the reply.
-    public func exchange(_ line: Line, timeout: Duration) -> Exchange {
-        var exchange = Exchange(line: line, transport: .tcp, tcpMode: mode, outcome: .lost(partialBytes: 0))
-        var own: [TransportEvent] = []
-        exchange.timeout = timeout
-        attendant.drainKept()
-        switch mode {
-        case .persistent: persistent(&exchange, &own, timeout: timeout)
-        case .perLine: perLine(&exchange, timeout: timeout)
-        }
-        exchange.events = attendant.takeEvents() + own
-        // A connect that failed names the address it tried, though no line went there.
-        if exchange.peer == nil, case .failed(let failure) = exchange.outcome { exchange.peer = failure.address }
-        return exchange
-    }
-
-    // MARK: persistent
-
-    private func persistent(_ exchange: inout Exchange, _ own: inout [TransportEvent], timeout: Duration) {
-        let payload = exchange.line.bytes + lineFraming.requestTerminator
-        if let connection {
-            // Stray bytes and a close that came while the prompt waited.
-            attendant.drainIdle(connection)
-            if connection.socket.descriptor == nil {
-                endedBecause = connection.end ?? .serverClosed
-                attendant.close(connection)
-                self.connection = nil
-            }
-        }
-        // One retry: a connection the server closed between our look and our send fails on use.
-        for attempt in 0..<2 {
-            let reused = connection != nil
-            let current: Attended
-            if let connection {
-                current = connection
-            } else {
-                switch connect(timeout: timeout) {
-                case .success(let (attended, took)):
-                    own.append(.connected(attended.peer, took: took, replacing: everConnected ? endedBecause : nil))
-                    everConnected = true
-                    endedBecause = nil
-                    connection = attended
-                    current = attended
-                case .failure(let outcome):
-                    exchange.outcome = outcome
-                    return
-                }
-            }
-            let deadline: ContinuousClock.Instant
-            switch send(payload, of: &exchange, on: current, framing: lineFraming, timeout: timeout) {
-            case .awaiting(let until):
-                deadline = until
-            case .failed(let failure):
-                if attempt == 0, reused, case .failed(.sendFailed) = failure {
-                    replaceConnection(because: current.end ?? .reset)
-                    continue
-                }
-                exchange.outcome = failure
-                replaceConnection(because: .replyAbandoned)
-                return
-            }
-            switch attendant.awaitReply(on: current, until: deadline) {
-            case .resolved(.reply(_, let reply)):
-                exchange.outcome = .reply(reply)
-                return
-            case .resolved(.cut(_, let received, let end)):
-                let why: ConnectionEnd = end == .reset ? .reset : .serverClosed
-                replaceConnection(because: why)
-                if received.isEmpty {
-                    if attempt == 0 && reused { continue }
-                    exchange.outcome = .failed(.closedBeforeReply(current.peer, end))
-                } else {
-                    exchange.outcome = .truncated(received: received, end: end)
-                }
-                return
-            case .resolved(.late):
-                return  // never for the current line
-            case .timedOut:
-                exchange.outcome = .lost(partialBytes: setAside(current))
-                return
-            case .interrupted(let signal):
-                setAside(current)
-                exchange.outcome = .cancelled(signal: signal)
-                return
-            case .failed(let error):
-                replaceConnection(because: .failed(error))
-                exchange.outcome = .failed(.receiveFailed(current.peer, error))
-                return
-            }
-        }
-    }
-
     private func replaceConnection(because end: ConnectionEnd) {
         dropConnection()
         endedBecause = end
     }
 
-    /// Gives up the reply on the current connection and keeps that connection for it alone.
+    // MARK: submitting
+
+    @discardableResult
+    public func submit(_ line: Line, timeout: Duration) -> SubmissionID {
+        let id = Submissions.next()
+        attendant.serviceKept(ready: nil)
+        if flights.isEmpty, let connection {
+            // Stray bytes and a close that came while nothing watched (a script between lines).
+            _ = attendant.service(connection, awaited: false, passes: 4)
+            if !connection.isOpen { replaceConnection(because: connection.end ?? .serverClosed) }
+        }
+        flushEvents()
+        var exchange = Exchange(line: line, transport: .tcp, tcpMode: mode, outcome: .lost(partialBytes: 0))
+        exchange.timeout = timeout
+        let flight = Flight(id: id, exchange: exchange)
+        if mode == .persistent && !flights.isEmpty { notices.append(.queued(id, line, ahead: flights.count)) }
+        flights.append(flight)
+        pump()
+        return id
+    }
+
+    /// Starts the flights that may start: the first on a persistent connection, all per line.
+    private func pump() {
+        while true {
+            let startable = mode == .persistent ? Array(flights.prefix(1)) : flights
+            guard let flight = startable.first(where: { if case .queued = $0.phase { return true }; return false }) else { return }
+            start(flight)
+        }
+    }
+
+    private func start(_ flight: Flight) {
+        if mode == .persistent, let connection, connection.isOpen {
+            flight.reused = true
+            beginSending(flight, on: connection)
+        } else {
+            if mode == .persistent { dropConnection() }
+            flight.reused = false
+            connect(flight, from: 0)
+        }
+    }
+
+    // MARK: connecting
+
+    /// Tries the addresses from `index` on until one accepts or is in progress.
+    private func connect(_ flight: Flight, from index: Int) {
+        for index in index..<addresses.count {
+            let address = addresses[index]
+            let socket: Socket
+            do {
+                socket = try Socket(family: address.family, kind: .stream)
+            } catch {
+                flight.connectFailure = .cannotOpenSocket(error)
+                continue
+            }
+            let started = ContinuousClock.now
+            do {
+                try socket.connect(to: address)
+                flight.phase = .connecting(Connecting(socket: socket, addressIndex: index, started: started, deadline: started + flight.exchange.timeout))
+                return connected(flight)
+            } catch .nowInProgress {
+                flight.phase = .connecting(Connecting(socket: socket, addressIndex: index, started: started, deadline: started + flight.exchange.timeout))
+                return
+            } catch {
+                flight.connectFailure = Self.failure(error, address)
+                socket.close()
+                flight.exchange.trace(socket)
+            }
+        }
+        settle(flight, .failed(flight.connectFailure ?? .refused(addresses[0])))
+    }
+
+    private static func failure(_ error: Errno, _ address: SocketAddress) -> TransportFailure {
+        switch error {
+        case .connectionRefused: return .refused(address)
+        case .timedOut: return .connectTimedOut(address)
+        default: return .cannotConnect(address, error)
+        }
+    }
+
+    /// The connect of `flight` finished (or failed, or its deadline passed).
+    private func connectFinished(_ flight: Flight, _ c: Connecting, error: Errno?) {
+        if let error {
+            c.socket.close()
+            flight.exchange.trace(c.socket)
+            flight.connectFailure = Self.failure(error, addresses[c.addressIndex])
+            if c.addressIndex + 1 < addresses.count { return connect(flight, from: c.addressIndex + 1) }
+            return settle(flight, .failed(flight.connectFailure ?? .refused(addresses[0])))
+        }
+        connected(flight)
+    }
+
+    private func connected(_ flight: Flight) {
+        guard case .connecting(let c) = flight.phase else { return }
+        let took = ContinuousClock.now - c.started
+        let attended = Attended(socket: c.socket, kind: .stream, ticket: .unassigned, peer: addresses[c.addressIndex])
+        switch mode {
+        case .persistent:
+            attendant.record(.connected(attended.peer, took: took, replacing: everConnected ? endedBecause : nil))
+            everConnected = true
+            endedBecause = nil
+            connection = attended
+            flight.exchange.openedConnection = took
+        case .perLine:
+            flight.exchange.connectTime = took
+        }
+        beginSending(flight, on: attended)
+    }
+
+    // MARK: sending
+
+    private func beginSending(_ flight: Flight, on attended: Attended) {
+        flight.exchange.peer = attended.peer
+        let payload = mode == .persistent ? flight.exchange.line.bytes + lineFraming.requestTerminator : flight.exchange.line.bytes
+        flight.phase = .sending(attended, payload: payload, offset: 0, sentAt: .now)
+        continueSending(flight)
+    }
+
+    /// Sends what the kernel takes now; when all went, gives the line to the tracker at the
+    /// instant of the first send: its deadline is that instant plus the timeout.
+    private func continueSending(_ flight: Flight) {
+        guard case .sending(let attended, let payload, var offset, let sentAt) = flight.phase else { return }
+        while offset < payload.count {
+            do {
+                offset += try attended.socket.send(payload, from: offset)
+            } catch .wouldBlock {
+                flight.phase = .sending(attended, payload: payload, offset: offset, sentAt: sentAt)
+                return
+            } catch {
+                attended.end = error == .brokenPipe ? .serverClosed : (error == .connectionReset ? .reset : .failed(error))
+                // Only what left counts as sent.
+                flight.exchange.bytesSent = offset
+                return sendFailed(flight, attended, .failed(.sendFailed(attended.peer, error)))
+            }
+        }
+        // Counted once it all left: a line refused at connect has sent nothing.
+        flight.exchange.bytesSent = payload.count
+        attendant.retire(attended.ticket)
+        // The round trip starts at the kernel's stamp of the last byte when it gives one; the
+        // deadline stays from the first send.
+        let stamped = attended.socket.lastSendStamp()
+        attended.ticket = attendant.sent(flight.exchange.line, framing: mode == .persistent ? lineFraming : EndOfStreamFraming(),
+                                         at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel,
+                                         listensAfterReply: mode == .persistent)
+        // The half-close tells a streaming server (netrepl-server) that the request is complete;
+        // a read-once server (the textbook's) has its bytes already and does not care.
+        if mode == .perLine { attended.socket.shutdownWrite() }
+        flight.phase = .awaiting(attended, deadline: sentAt + flight.exchange.timeout)
+    }
+
+    private func sendFailed(_ flight: Flight, _ attended: Attended, _ outcome: ExchangeOutcome) {
+        switch mode {
+        case .persistent:
+            if flight.reused, !flight.retried, case .failed(.sendFailed) = outcome {
+                // A connection the server closed between our look and our send fails on use.
+                flight.retried = true
+                replaceConnection(because: attended.end ?? .reset)
+                flight.traceSocket()
+                flight.phase = .queued
+                return start(flight)
+            }
+            replaceConnection(because: .replyAbandoned)
+        case .perLine:
+            attendant.close(attended)
+        }
+        settle(flight, outcome)
+    }
+
+    // MARK: servicing
+
+    public var interests: [PollInterest] {
+        var interests = attendant.keptInterests
+        var busy: Attended?
+        for flight in flights {
+            switch flight.phase {
+            case .queued: break
+            case .connecting(let c): interests.append(PollInterest(descriptor: c.socket.rawDescriptor, writable: true))
+            case .sending(let a, _, _, _):
+                busy = a
+                interests.append(PollInterest(descriptor: a.socket.rawDescriptor, writable: true))
+            case .awaiting(let a, _):
+                busy = a
+                interests.append(PollInterest(descriptor: a.socket.rawDescriptor))
+            }
+        }
+        if let connection, connection.isOpen, busy !== connection {
+            interests.append(PollInterest(descriptor: connection.socket.rawDescriptor))
+        }
+        return interests
+    }
+
+    public var nextDeadline: ContinuousClock.Instant? { flights.compactMap(\.deadline).min() }
+
+    public func service(ready: Set<Int32>) {
+        attendant.serviceKept(ready: ready)
+        serviceIdleConnection(ready: ready)
+        for flight in flights {
+            let now = ContinuousClock.now
+            let due = flight.deadline.map { $0 <= now } ?? false
+            switch flight.phase {
+            case .queued:
+                break
+            case .connecting(let c):
+                if ready.contains(c.socket.rawDescriptor) && c.socket.connectFinished() {
+                    connectFinished(flight, c, error: c.socket.pendingError())
+                } else if due {
+                    connectFinished(flight, c, error: .timedOut)
+                }
+            case .sending(let attended, _, _, _):
+                if ready.contains(attended.socket.rawDescriptor) { continueSending(flight) }
+                if case .sending = flight.phase, due { sendFailed(flight, attended, .failed(.sendTimedOut(attended.peer))) }
+            case .awaiting(let attended, let deadline):
+                guard due || ready.contains(attended.socket.rawDescriptor) else { continue }
+                awaited(flight, attended, deadline: deadline, due: due)
+            }
+        }
+        pump()
+        flushEvents()
+    }
+
+    /// The persistent connection while no line is on it: data sent unasked, or its end, said at once.
+    private func serviceIdleConnection(ready: Set<Int32>) {
+        guard let connection, connection.isOpen, ready.contains(connection.socket.rawDescriptor) else { return }
+        let busy = flights.contains {
+            switch $0.phase {
+            case .sending(let a, _, _, _), .awaiting(let a, _): return a === connection
+            default: return false
+            }
+        }
+        guard !busy else { return }
+        _ = attendant.service(connection, awaited: false)
+        if !connection.isOpen {
+            let end = connection.end ?? .serverClosed
+            attendant.record(.connectionEnded(connection.peer, end))
+            replaceConnection(because: end)
+        }
+    }
+
+    private func awaited(_ flight: Flight, _ attended: Attended, deadline: ContinuousClock.Instant, due: Bool) {
+        switch attendant.service(attended, awaited: true, deadline: deadline) {
+        case .resolved(.reply(_, let reply)):
+            if mode == .perLine { attendant.close(attended) }
+            settle(flight, .reply(reply))
+        case .resolved(.cut(_, let received, let end)):
+            switch mode {
+            case .persistent:
+                replaceConnection(because: end == .reset ? .reset : .serverClosed)
+                if received.isEmpty && flight.reused && !flight.retried {
+                    flight.retried = true
+                    flight.traceSocket()
+                    flight.phase = .queued
+                    return start(flight)
+                }
+            case .perLine:
+                attendant.close(attended)
+            }
+            settle(flight, received.isEmpty ? .failed(.closedBeforeReply(attended.peer, end)) : .truncated(received: received, end: end))
+        case .expired(let late, let partial):
+            setAside(attended)
+            settle(flight, .lost(partialBytes: partial))
+            if let late { attendant.record(.late(late)) }
+        case .resolved(.late), .none:
+            if due { settle(flight, .lost(partialBytes: setAside(attended))) }
+        case .failed(let error):
+            if mode == .persistent { replaceConnection(because: .failed(error)) } else { attendant.close(attended) }
+            settle(flight, .failed(.receiveFailed(attended.peer, error)))
+        }
+    }
+
+    /// Gives up the reply on `attended` and keeps that connection for it alone.
     @discardableResult
     private func setAside(_ attended: Attended) -> Int {
         let partial = attendant.abandon(attended.ticket)
-        if mode == .persistent, connection === attended {
+        if connection === attended {
             connection = nil
             endedBecause = .replyAbandoned
         }
@@ -154,134 +395,48 @@ public final class TCPTransport {
         return partial
     }
 
-    // MARK: per line
-
-    private func perLine(_ exchange: inout Exchange, timeout: Duration) {
-        let current: Attended
-        switch connect(timeout: timeout) {
-        case .success(let (attended, took)):
-            current = attended
-            exchange.connectTime = took
-        case .failure(let outcome):
-            exchange.outcome = outcome
-            return
-        }
-        let deadline: ContinuousClock.Instant
-        switch send(exchange.line.bytes, of: &exchange, on: current, framing: EndOfStreamFraming(), timeout: timeout) {
-        case .awaiting(let until):
-            deadline = until
-        case .failed(let failure):
-            exchange.outcome = failure
-            attendant.close(current)
-            return
-        }
-        // The half-close tells a streaming server (netrepl-server) that the request is complete;
-        // a read-once server (the textbook's) has its bytes already and does not care.
-        current.socket.shutdownWrite()
-        switch attendant.awaitReply(on: current, until: deadline) {
-        case .resolved(.reply(_, let reply)):
-            exchange.outcome = .reply(reply)
-            attendant.close(current)
-        case .resolved(.cut(_, let received, let end)):
-            exchange.outcome = received.isEmpty ? .failed(.closedBeforeReply(current.peer, end)) : .truncated(received: received, end: end)
-            attendant.close(current)
-        case .resolved(.late):
-            attendant.close(current)
-        case .timedOut:
-            exchange.outcome = .lost(partialBytes: setAside(current))
-        case .interrupted(let signal):
-            setAside(current)
-            exchange.outcome = .cancelled(signal: signal)
-        case .failed(let error):
-            attendant.close(current)
-            exchange.outcome = .failed(.receiveFailed(current.peer, error))
-        }
-    }
-
-    // MARK: connect and send
-
-    /// Connects to the first resolved address that accepts, each within `timeout`.
-    private enum Connected {
-        case success((Attended, Duration))
-        case failure(ExchangeOutcome)
-    }
-
-    private func connect(timeout: Duration) -> Connected {
-        var failure = TransportFailure.refused(addresses[0])
-        for address in addresses {
-            let socket: Socket
-            do {
-                socket = try Socket(family: address.family, kind: .stream)
-            } catch {
-                failure = .cannotOpenSocket(error)
+    public func cancelWaiting(signal: Int32) {
+        for flight in flights {
+            if case .queued = flight.phase {
+                flights.removeAll { $0 === flight }
+                notices.append(.unsent(flight.id, flight.exchange.line))
                 continue
             }
-            let started = ContinuousClock.now
-            var error: Errno?
-            do {
-                try socket.connect(to: address)
-            } catch .nowInProgress {
-                switch Readiness.wait([socket], for: .writable, until: started + timeout, interruption: attendant.interruption) {
-                case .ready: error = socket.pendingError()
-                case .timedOut: error = .timedOut
-                case .interrupted(let signal): return .failure(.cancelled(signal: signal))
-                case .failed(let e): error = e
-                }
-            } catch let e {
-                error = e
-            }
-            let took = ContinuousClock.now - started
-            switch error {
-            case .none:
-                let attended = Attended(socket: socket, kind: .stream, ticket: .unassigned, peer: address)
-                return .success((attended, took))
-            case .connectionRefused?: failure = .refused(address)
-            case .timedOut?: failure = .connectTimedOut(address)
-            case let e?: failure = .cannotConnect(address, e)
-            }
-            socket.close()
+            abort(flight)
+            settle(flight, .cancelled(signal: signal))
         }
-        return .failure(.failed(failure))
     }
 
-    private enum Sent {
-        /// All went; the reply is awaited until this deadline.
-        case awaiting(until: ContinuousClock.Instant)
-        case failed(ExchangeOutcome)
-    }
-
-    /// Sends `payload` for `exchange` on `current` and, when all went, gives the line to the
-    /// tracker at the instant of the send: its deadline is that instant plus `timeout`.
-    private func send(_ payload: [UInt8], of exchange: inout Exchange, on current: Attended,
-                      framing: any ReplyFraming, timeout: Duration) -> Sent {
-        exchange.peer = current.peer
-        let sentAt = ContinuousClock.now
-        let deadline = sentAt + timeout
-        // Only what left counts as sent: a line refused at connect has sent nothing.
-        if let failure = sendAll(payload, on: current, until: deadline, sent: &exchange.bytesSent) { return .failed(failure) }
-        current.ticket = attendant.sent(exchange.line, framing: framing, at: sentAt)
-        return .awaiting(until: deadline)
-    }
-
-    /// Sends all of `bytes`, waiting for room until `deadline`; nil when all went.
-    private func sendAll(_ bytes: [UInt8], on attended: Attended, until deadline: ContinuousClock.Instant,
-                         sent offset: inout Int) -> ExchangeOutcome? {
-        offset = 0
-        while offset < bytes.count {
-            do {
-                offset += try attended.socket.send(bytes, from: offset)
-            } catch .wouldBlock {
-                switch Readiness.wait([attended.socket], for: .writable, until: deadline, interruption: attendant.interruption) {
-                case .ready: continue
-                case .timedOut: return .failed(.sendTimedOut(attended.peer))
-                case .interrupted(let signal): return .cancelled(signal: signal)
-                case .failed(let error): return .failed(.sendFailed(attended.peer, error))
-                }
-            } catch {
-                attended.end = error == .brokenPipe ? .serverClosed : (error == .connectionReset ? .reset : .failed(error))
-                return .failed(.sendFailed(attended.peer, error))
-            }
+    /// Stops what `flight` is doing; a reply it awaited may still come, as a late one.
+    private func abort(_ flight: Flight) {
+        switch flight.phase {
+        case .queued: break
+        case .connecting(let c): c.socket.close()
+        case .sending(let attended, _, _, _):
+            if mode == .persistent { replaceConnection(because: .replyAbandoned) } else { attendant.close(attended) }
+        case .awaiting(let attended, _): setAside(attended)
         }
-        return nil
+        flight.traceSocket()
+        flight.phase = .queued
+    }
+
+    public func takeNotices() -> [TransportNotice] {
+        flushEvents()
+        defer { notices = [] }
+        return notices
+    }
+
+    private func settle(_ flight: Flight, _ outcome: ExchangeOutcome) {
+        flushEvents()
+        flights.removeAll { $0 === flight }
+        flight.traceSocket()
+        flight.exchange.outcome = outcome
+        // A connect that failed names the address it tried, though no line went there.
+        if flight.exchange.peer == nil, case .failed(let failure) = outcome { flight.exchange.peer = failure.address }
+        notices.append(.settled(flight.id, flight.exchange))
+    }
+
+    private func flushEvents() {
+        notices += attendant.takeEvents().map(TransportNotice.event)
     }
 }

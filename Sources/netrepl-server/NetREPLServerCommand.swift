@@ -46,20 +46,7 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long to let replies in flight finish on SIGINT/SIGTERM (5, 500ms).", valueName: "duration"))
     var gracePeriod = DurationOption(.seconds(5))
 
-    @Option(help: ArgumentHelp("Drop each UDP reply with this probability (0.3 or 30%).", valueName: "p"))
-    var loss = ProbabilityOption(0)
-
-    @Option(help: ArgumentHelp("Delay each UDP reply (100ms, 0.25s, 250us; a bare number is seconds, as everywhere).", valueName: "duration"))
-    var delay = DurationOption(.zero)
-
-    @Option(help: ArgumentHelp("Add a uniform random delay in [-J, +J] to each UDP reply.", valueName: "duration"))
-    var jitter = DurationOption(.zero)
-
-    @Option(help: ArgumentHelp("Send each UDP reply twice with this probability.", valueName: "p"))
-    var duplicate = ProbabilityOption(0)
-
-    @Option(help: ArgumentHelp("Seed for reproducible impairment.", valueName: "n"))
-    var seed: UInt64?
+    @OptionGroup var impairmentOptions: ImpairmentOptions
 
     @Option(help: ArgumentHelp("Answer at most this many UDP datagrams a second per source address (default: no limit).", valueName: "n"))
     var udpRateLimit: Int?
@@ -92,8 +79,9 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     }
 
     var impairment: Impairment {
-        Impairment(loss: loss.value, delay: TimeAmount(delay.duration), jitter: TimeAmount(jitter.duration),
-                   duplicate: duplicate.value, seed: seed)
+        Impairment(loss: impairmentOptions.loss.value, delay: impairmentOptions.delay.duration,
+                   jitter: impairmentOptions.jitter.duration, duplicate: impairmentOptions.duplicate.value,
+                   seed: impairmentOptions.seed)
     }
 
     func run() async throws {

@@ -62,6 +62,10 @@ struct NetREPLCommand: ParsableCommand {
     @Flag(help: "Start the companion uppercase server in this process on 127.0.0.1 and talk to it.")
     var serve = false
 
+    /// With --serve, the embedded server's impairment of its UDP replies (the pinger lab).
+    @OptionGroup(title: "Impairment of the embedded server's UDP replies (with --serve)")
+    var impairment: ImpairmentOptions
+
     @Option(help: ArgumentHelp("The server's port; with --serve, the port the embedded server listens on (default: a free one).", valueName: "port"))
     var port: Int?
 
@@ -78,6 +82,9 @@ struct NetREPLCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "When not interactive, print only replies and errors: no round-trip lines, notices or summary.")
     var quiet = false
 
+    @Flag(name: .customLong("self-test"), help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps (as :clock does), print them and exit.")
+    var selfTest = false
+
     @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
     var lines: [String] = []
 
@@ -85,6 +92,9 @@ struct NetREPLCommand: ParsableCommand {
         if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other; give one of them") }
         if perLine && transport == .udp { throw ValidationError("--per-line is a TCP mode; drop --udp or --per-line") }
         if timeout.duration <= .zero { throw ValidationError("--timeout must be more than 0; write it like 1, 0.5s or 250ms") }
+        if !serve && (impairment.isActive || impairment.seed != nil) {
+            throw ValidationError("--loss, --delay, --jitter, --duplicate and --seed impair the embedded server; add --serve")
+        }
         if serve {
             if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
             if ipv6Only { throw ValidationError("--serve listens on 127.0.0.1, an IPv4 address; drop -6") }
@@ -100,6 +110,11 @@ struct NetREPLCommand: ParsableCommand {
         Signals.install()
         signal(SIGPIPE, SIG_IGN)
         let stderrSink = FileDescriptorSink(fd: STDERR_FILENO)
+        if selfTest {
+            let stdoutSink = FileDescriptorSink(fd: STDOUT_FILENO)
+            for line in clockReport(ClockCheck.run()) { stdoutSink.write(Array((line + "\n").utf8)) }
+            Glibc.exit(ExitStatus.success)
+        }
         func die(_ message: String) -> Never {
             stderrSink.write(Array("netrepl: \(message)\n".utf8))
             Glibc.exit(ExitStatus.usageOrConnection)
@@ -111,11 +126,16 @@ struct NetREPLCommand: ParsableCommand {
         if serve {
             var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .warning
-            let embedded = UppercaseServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0), logger: logger)
+            let impaired = Impairment(loss: impairment.loss.value, delay: impairment.delay.duration,
+                                      jitter: impairment.jitter.duration, duplicate: impairment.duplicate.value,
+                                      seed: impairment.seed)
+            let embedded = UppercaseServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0, impairment: impaired),
+                                           logger: logger)
             do {
                 let bound = try embedded.start()
                 target = Target(host: "127.0.0.1", port: bound)
                 notes.append("embedded netrepl-server on 127.0.0.1:\(bound) (udp and tcp); it stops when netrepl does.")
+                if impaired.isActive { notes.append("its UDP replies are impaired: \(impaired.summary).") }
                 server = embedded
             } catch {
                 embedded.shutdown()
@@ -141,6 +161,9 @@ struct NetREPLCommand: ParsableCommand {
             let readline = ReadlineLineSource(programName: "netrepl", completer: CommandTable.completionProvider, recall: history.recallLines)
             editor = readline
             source = readline
+            if let locale = readline.nonUTF8Locale {
+                notes.append("\(locale.variable)=\(locale.name) is not UTF-8: characters beyond ASCII are sent as typed but edited byte by byte; set \(locale.variable)=C.UTF-8 to edit them.")
+            }
         } else {
             source = PipedLineSource()
         }

@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// The environment for a client run: a private history file, no colour.
-private func clientEnvironment(history: String? = nil, extra: [String: String] = [:]) -> [String: String] {
+func clientEnvironment(history: String? = nil, extra: [String: String] = [:]) -> [String: String] {
     var env = ProcessInfo.processInfo.environment
     env["NETREPL_HISTFILE"] = history ?? temporaryFile("history")
     env["NO_COLOR"] = "1"
@@ -18,12 +18,12 @@ private func clientEnvironment(history: String? = nil, extra: [String: String] =
     return env
 }
 
-private func temporaryFile(_ name: String) -> String {
+func temporaryFile(_ name: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-e2e-\(UUID().uuidString)").appendingPathComponent(name).path
 }
 
 /// Runs `netrepl args` with `input` on its standard input (closed afterwards).
-private func client(_ args: [String], input: String = "", history: String? = nil,
+func client(_ args: [String], input: String = "", history: String? = nil,
                     extra: [String: String] = [:]) throws -> (status: Int32?, stdout: String, stderr: String) {
     let c = try Child(Built.client, args, environment: clientEnvironment(history: history, extra: extra))
     c.write(input)

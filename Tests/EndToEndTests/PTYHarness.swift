@@ -17,6 +17,13 @@ enum Key {
     static let ctrlD = "\u{04}"
     static let ctrlR = "\u{12}"
     static let ctrlU = "\u{15}"
+    static let ctrlF = "\u{06}"
+    static let ctrlL = "\u{0C}"
+    static let ctrlZ = "\u{1A}"
+    static let right = "\u{1B}[C"
+    static let left = "\u{1B}[D"
+    static let end = "\u{1B}[F"
+    static let altF = "\u{1B}f"
 }
 
 /// A child process whose stdin, stdout and stderr are the slave side of a pty we own; it is a
@@ -29,9 +36,12 @@ final class PTYProcess {
     /// never fail with EIO while output is still wanted).
     private let slave: Int32
     private var output: [UInt8] = []
-    /// Where the next `expect` starts looking, as an offset into `transcript`'s scalars.
+    /// Where the next `expect` starts looking, as an offset into the scalars of the output (not
+    /// of `transcript`, which a later erase may shorten before this point).
     private var cursor = 0
     private(set) var exitStatus: Int32?
+    /// The window's sizes, each with the offset into the output from which it applies.
+    private var sizes: [(offset: Int, columns: Int, rows: Int, reflow: Bool)]
 
     /// The environment every interactive test starts from: the caller's, minus anything that
     /// could reach the user's own files, plus a known terminal and no inputrc; `extra` adds or
@@ -62,6 +72,7 @@ final class PTYProcess {
             throw HarnessError("cannot open \(slavePath): \(String(cString: strerror(errno)))")
         }
         self.slave = slave
+        sizes = [(0, Int(columns), Int(rows), false)]
         // Wide enough that no test line wraps.
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
@@ -111,8 +122,12 @@ final class PTYProcess {
         master = -1
     }
 
-    /// Changes the window size; the kernel sends SIGWINCH to the child.
-    func resize(columns: UInt16, rows: UInt16) {
+    /// Changes the window size; the kernel sends SIGWINCH to the child. `reflow`: the screen
+    /// model wraps long lines again at the new width, as tmux, VTE and kitty do (xterm does not).
+    func resize(columns: UInt16, rows: UInt16, reflow: Bool = false) {
+        // What was written before the resize is drawn at the old size.
+        while pump(milliseconds: 0) {}
+        sizes.append((output.count, Int(columns), Int(rows), reflow))
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
     }
@@ -124,11 +139,11 @@ final class PTYProcess {
     func expect(_ text: String, seconds: Double = 30) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            let scalars = Array(transcript.unicodeScalars)
-            let pending = String(String.UnicodeScalarView(scalars[min(cursor, scalars.count)...]))
+            let (pending, origins) = unmatchedWithOrigins
             if let range = pending.range(of: text) {
                 let upTo = String(pending[..<range.upperBound])
-                cursor += upTo.unicodeScalars.count
+                let count = upTo.unicodeScalars.count
+                if count > 0 { cursor = origins[count - 1] + 1 }
                 return upTo
             }
             if Date() >= deadline {
@@ -169,6 +184,35 @@ final class PTYProcess {
         return modes.c_lflag
     }
 
+    /// What the terminal shows now: everything printed so far, fed to a model of the emulator.
+    var screen: TerminalScreen {
+        var screen = TerminalScreen(columns: sizes[0].columns, rows: sizes[0].rows)
+        var start = 0
+        for size in sizes.dropFirst() {
+            screen.feed(Array(output[start..<size.offset]))
+            screen.resize(columns: size.columns, rows: size.rows, reflow: size.reflow)
+            start = size.offset
+        }
+        screen.feed(Array(output[start...]))
+        return screen
+    }
+
+    /// Waits until the screen satisfies `condition` and returns it; `what` names the wait in
+    /// the error, which shows the screen. `seconds` bounds hangs, never asserts a time.
+    @discardableResult
+    func waitForScreen(_ what: String, seconds: Double = 30, _ condition: (TerminalScreen) -> Bool) throws -> TerminalScreen {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let now = screen
+            if condition(now) { return now }
+            if Date() >= deadline {
+                let rows = now.lines.enumerated().filter { !$0.element.isEmpty }.map { "\($0.offset): \($0.element)" }
+                throw HarnessError("timed out waiting for the screen to show \(what); it shows (cursor at row \(now.row), column \(now.column)):\n\(rows.joined(separator: "\n"))")
+            }
+            pump(milliseconds: 50)
+        }
+    }
+
     /// Everything printed so far, as the bytes came.
     var rawOutput: [UInt8] { output }
 
@@ -176,9 +220,14 @@ final class PTYProcess {
     var transcript: String { TerminalText.plain(output) }
 
     /// The output not yet matched by `expect`.
-    var unmatched: String {
-        let scalars = Array(transcript.unicodeScalars)
-        return String(String.UnicodeScalarView(scalars[min(cursor, scalars.count)...]))
+    var unmatched: String { unmatchedWithOrigins.text }
+
+    /// The plain text of the output after the cursor, and for each of its scalars the offset of
+    /// the output scalar it came from.
+    private var unmatchedWithOrigins: (text: String, origins: [Int]) {
+        let scalars = Array(String(decoding: output, as: UTF8.self).unicodeScalars)
+        let (text, origins) = TerminalText.plain(scalars, from: min(cursor, scalars.count))
+        return (String(String.UnicodeScalarView(text)), origins)
     }
 
     /// Reads what is available within `milliseconds`; true if anything was read.
@@ -262,24 +311,60 @@ final class PTYProcess {
 /// Terminal output as plain text: what a person would read, minus the cursor movements.
 enum TerminalText {
     /// Removes ANSI escape sequences (CSI, OSC, two-character escapes, and an incomplete one at
-    /// the end), carriage returns, backspaces, BEL and readline's prompt markers.
+    /// the end), carriage returns, backspaces, BEL and readline's prompt markers. A line erased
+    /// from its start (a carriage return, then erase-line or, on a dumb terminal, spaces and a
+    /// carriage return: how text printed above a live prompt first takes the prompt away) is
+    /// dropped, as it is from the screen.
     static func plain(_ bytes: [UInt8]) -> String {
         let scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
-        var out = String.UnicodeScalarView()
-        var i = 0
+        return String(String.UnicodeScalarView(plain(scalars, from: 0).text))
+    }
+
+    /// The plain text of `scalars[start...]`, with the offset in `scalars` each of its scalars came from.
+    static func plain(_ scalars: [Unicode.Scalar], from start: Int) -> (text: [Unicode.Scalar], origins: [Int]) {
+        var out: [Unicode.Scalar] = []
+        var origins: [Int] = []
+        var lineStart = 0
+        var atColumnZero = true
+        var i = start
         while i < scalars.count {
             let c = scalars[i]
             switch c {
             case "\u{1B}":
                 // The same reading of escapes as the prompt markup's; an incomplete one runs to the end.
-                i = PromptMarkup.escapeSequenceEnd(scalars, from: i)
-            case "\r", "\u{08}", "\u{07}", "\u{01}", "\u{02}":
+                let end = PromptMarkup.escapeSequenceEnd(scalars, from: i)
+                let sequence = String(String.UnicodeScalarView(scalars[i..<end]))
+                if atColumnZero && ["\u{1B}[K", "\u{1B}[0K", "\u{1B}[2K"].contains(sequence) {
+                    out.removeSubrange(lineStart...)
+                    origins.removeSubrange(lineStart...)
+                }
+                i = end
+            case "\r":
+                atColumnZero = true
+                i += 1
+                // Spaces over the whole line and back: the erase of a terminal without one (dumb).
+                var blank = i
+                while blank < scalars.count && scalars[blank] == " " { blank += 1 }
+                if blank > i && blank < scalars.count && scalars[blank] == "\r" {
+                    out.removeSubrange(lineStart...)
+                    origins.removeSubrange(lineStart...)
+                    i = blank
+                }
+            case "\u{08}", "\u{07}", "\u{01}", "\u{02}":
+                i += 1
+            case "\n":
+                out.append(c)
+                origins.append(i)
+                lineStart = out.count
+                atColumnZero = true
                 i += 1
             default:
                 out.append(c)
+                origins.append(i)
+                atColumnZero = false
                 i += 1
             }
         }
-        return String(out)
+        return (out, origins)
     }
 }

@@ -25,6 +25,8 @@ enum Built {
 
     static var server: URL { productsDirectory.appendingPathComponent("netrepl-server") }
     static var client: URL { productsDirectory.appendingPathComponent("netrepl") }
+    /// The test-only program that drives the terminal line source as a live session does.
+    static var liveProbe: URL { productsDirectory.appendingPathComponent("LiveLineProbe") }
 }
 
 /// A child process with its stdout and stderr collected in the background.

@@ -70,13 +70,15 @@ import NetREPLTransport
             #expect(command.help.hasSuffix("."))
             #expect(CommandTable.parse(Line(":" + command.name)) == .command(name: command.name, arguments: ""))
         }
-        #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "timeout", "help", "quit"])
+        #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "ping", "trace", "capture", "compare", "clock",
+                               "timeout", "set", "help", "quit"])
     }
 }
 
 @Suite struct CompletionTests {
     @Test func commandNames() {
-        #expect(CommandTable.completions(word: ":t", lineBeforeCursor: ":t") == [":tcp", ":timeout"])
+        #expect(CommandTable.completions(word: ":t", lineBeforeCursor: ":t") == [":tcp", ":trace", ":timeout"])
+        #expect(CommandTable.completions(word: ":c", lineBeforeCursor: ":c") == [":connect", ":capture", ":compare", ":clock"])
         #expect(CommandTable.completions(word: ":", lineBeforeCursor: ":").count == CommandTable.all.count)
         #expect(CommandTable.completions(word: ":h", lineBeforeCursor: ":h") == [":history", ":help"])
         // An editor that breaks words at the colon passes the word without it.

@@ -79,14 +79,6 @@ func sentExchange(_ outcome: ExchangeOutcome, _ kind: TransportKind = .udp, line
         #expect(stats.countsLine == "1 sent, 0 received, 1 lost, 100% loss")
     }
 
-    @Test func percentilesFromTheHistogram() {
-        var stats = TransportStatistics()
-        for i: UInt64 in 1...100 { stats.record(okExchange(i * 1_000_000)) }
-        let p50 = Double(stats.percentile(50)) / 1e6
-        #expect(p50 > 49.5 && p50 < 50.6)
-        #expect(stats.percentileLine?.hasPrefix("rtt p50/p90/p99/p99.9 = ") == true)
-    }
-
     @Test func summaryOnlyForUsedTransports() {
         var session = SessionStatistics()
         #expect(session.summary().isEmpty)

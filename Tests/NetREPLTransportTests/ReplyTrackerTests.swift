@@ -174,4 +174,38 @@ import Testing
         let noise = tracker.takeNoise() ?? Noise()
         #expect(lateOrReply + noise.duplicates == arrivals.count)
     }
+
+    @Test func onAPersistentConnectionWholeRepliesAfterTheReplyAreUnasked() {
+        var tracker = ReplyTracker()
+        let a = tracker.sent(Line("a"), framing: line, at: t0, listensAfterReply: true)
+        // The reply, and in the same chunk the start of a push; the rest of it comes later.
+        #expect(tracker.received(bytes("A\n>push 1\n>pu"), for: a, at: t0)
+                == .reply(a, Reply(bytes: bytes("A"), roundTrip: .zero, bytesReceived: 2)))
+        #expect(tracker.received(bytes("sh 2\n"), for: a, at: t0) == nil)
+        #expect(tracker.takeUnasked()?.replies == [bytes(">push 1"), bytes(">push 2")])
+        #expect(tracker.takeUnasked() == nil)
+        #expect(tracker.takeNoise() == nil)
+    }
+
+    @Test func aFloodOfUnaskedRepliesKeepsAFewAndCountsTheRest() {
+        var tracker = ReplyTracker()
+        let a = tracker.sent(Line("a"), framing: line, at: t0, listensAfterReply: true)
+        _ = tracker.received(bytes("A\n"), for: a, at: t0)
+        let flood = Array(repeating: bytes("spam\n"), count: 10_000).flatMap { $0 }
+        _ = tracker.received(flood, for: a, at: t0)
+        let unasked = tracker.takeUnasked()
+        #expect(unasked?.replies.count == Unasked.keepAtMost)
+        #expect(unasked?.count == 10_000)
+        // A part that never ends is not kept past the bound for a late reply.
+        _ = tracker.received([UInt8](repeating: 0x41, count: tracker.maximumLateReply + 1), for: a, at: t0)
+        #expect(tracker.takeNoise()?.unexpected == 1)
+    }
+
+    @Test func withoutListeningBytesAfterTheReplyAreUnexpected() {
+        var tracker = ReplyTracker()
+        let a = tracker.sent(Line("a"), framing: line, at: t0)
+        _ = tracker.received(bytes("A\nmore\n"), for: a, at: t0)
+        #expect(tracker.takeUnasked() == nil)
+        #expect(tracker.takeNoise()?.unexpected == 1)
+    }
 }

@@ -211,4 +211,34 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         let e = transport.exchange(Line("hello"), timeout: .milliseconds(200))
         #expect(e.reply?.bytes == Array("HELLO".utf8))
     }
+
+    /// The machine without a blocking wait: three lines submitted at once, each settles with its
+    /// own reply; on a persistent connection the second and third are queued.
+    @Test func linesSubmittedTogetherSettleEachWithItsOwnReply() throws {
+        let udp = UDPPeer(respond: { [.init(upper($0), after: $0 == Array("a".utf8) ? .milliseconds(100) : .zero)] })
+        let tcp = TCPPeer(lineMode: true)
+        defer { udp.stop(); tcp.stop() }
+        let transports: [any Transport] = [UDPTransport(addresses: [try address(udp.port)]),
+                                           TCPTransport(addresses: [try address(tcp.port)], mode: .persistent)]
+        for transport in transports {
+            var replies: [SubmissionID: [UInt8]] = [:]
+            var queued = 0
+            let ids = ["a", "b", "c"].map { transport.submit(Line($0), timeout: .seconds(5)) }
+            let giveUp = ContinuousClock.now + .seconds(10)
+            while replies.count < 3 && ContinuousClock.now < giveUp {
+                transport.service(ready: Poller.wait(transport.interests, until: transport.nextDeadline))
+                for notice in transport.takeNotices() {
+                    switch notice {
+                    case .settled(let id, let exchange): replies[id] = exchange.reply?.bytes
+                    case .queued: queued += 1
+                    default: break
+                    }
+                }
+            }
+            #expect(ids.map { replies[$0].map(text) } == ["A", "B", "C"])
+            #expect(queued == (transport.kind == .tcp ? 2 : 0))
+            #expect(transport.waiting == 0)
+            transport.close()
+        }
+    }
 }

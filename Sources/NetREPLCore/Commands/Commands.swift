@@ -8,6 +8,18 @@ import NetREPLTransport
 public protocol CommandContext: AnyObject {
     var configuration: SessionConfiguration { get }
     var statistics: SessionStatistics { get }
+    /// The statistics per target, transport and TCP mode.
+    var book: StatisticsBook { get }
+    /// Starts all statistics afresh (:stats reset).
+    func resetStatistics()
+    /// Sends the plan's line over the three paths, interleaved, on transports of its own.
+    func compare(_ plan: ComparePlan) -> CompareResult
+    /// This machine's clocks, measured now (:clock).
+    func measureClock() -> ClockCheck
+    /// Whether each exchange's socket calls are shown (:trace).
+    var tracing: Bool { get set }
+    /// The last line's exchange, for :capture.
+    var lastExchange: Exchange? { get }
     var history: HistoryStore { get }
     /// `localhost:12000 (127.0.0.1:12000)`.
     var targetDescription: String { get }
@@ -17,6 +29,8 @@ public protocol CommandContext: AnyObject {
     /// Sends `line`, shows and counts the outcome; records it in the history when `record`.
     func send(_ line: Line, record: Bool)
     func quit()
+    /// Runs the pinger against the current target (over UDP) and shows each probe and the summary.
+    func ping(_ plan: PingPlan)
     /// Command output and errors, worded by the command, shown by the presenter.
     func info(_ text: String)
     func meta(_ text: String)
@@ -43,10 +57,29 @@ enum Commands {
                 arguments: .words(max: 1), completions: { _ in [] }, run: history),
         Command(name: "nohist", usage: ":nohist LINE", help: "Send LINE exactly as written, without recording it in the history.",
                 arguments: .rest, completions: { _ in [] }, run: nohist),
-        Command(name: "stats", usage: ":stats", help: "Show sent, received, loss and round-trip statistics per transport, with percentiles.",
-                arguments: .none, completions: { _ in [] }, run: { c, _ in stats(c) }),
+        Command(name: "stats", usage: ":stats [reset]",
+                help: "Show loss, round trips, jitter and TCP connect times per target and transport, or start them afresh.",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["reset"] : [] }, run: LabCommands.stats),
+        Command(name: "ping", usage: ":ping [COUNT] [INTERVAL] [SIZE]",
+                help: "Send COUNT (10) UDP probes of SIZE (56) bytes every INTERVAL (1s), on schedule whatever the replies; Ctrl-C stops them.",
+                arguments: .words(max: 3), completions: { [["10", "100"], ["1s", "200ms", "10ms"], ["56", "1400"]][safe: $0] ?? [] },
+                run: LabCommands.ping),
+        Command(name: "trace", usage: ":trace [on|off]",
+                help: "Show each line's socket calls, local and remote address:port, bytes each way and reads (or say whether it is on).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: LabCommands.trace),
+        Command(name: "capture", usage: ":capture",
+                help: "Print a tcpdump command and a Wireshark display filter for the last line's addresses and ports.",
+                arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.capture(c) }),
+        Command(name: "compare", usage: ":compare [--rounds N] [--sizes 16,256,1400,8k] [LINE]",
+                help: "Send LINE over UDP, TCP persistent and TCP per-line, interleaved for N (10) rounds; show the medians side by side.",
+                arguments: .rest, completions: { $0 == 0 ? ["--rounds", "--sizes"] : [] }, run: LabCommands.compare),
+        Command(name: "clock", usage: ":clock",
+                help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps: what a round trip can mean.",
+                arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.clock(c) }),
         Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
+        Command(name: "set", usage: ":set [suggest on|off]", help: "Show the line editor's settings, or turn suggestions from the history (shown dimmed while typing) on or off.",
+                arguments: .words(max: 2), completions: { $0 == 0 ? ["suggest"] : ($0 == 1 ? ["on", "off"] : []) }, run: set),
         Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
@@ -150,13 +183,6 @@ enum Commands {
         c.send(Line(arguments), record: false)
     }
 
-    static func stats(_ c: CommandContext) {
-        let lines = c.statistics.summary(showPercentiles: true)
-        if lines.isEmpty { c.info("no lines sent yet") }
-        for line in lines { c.info(line) }
-        c.info("now: \(transportName(c.configuration.transport, c.configuration.tcpMode)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))")
-    }
-
     static func help(_ c: CommandContext, _ arguments: String) {
         let word = arguments.trimmingWhitespace()
         let width = c.terminalWidth
@@ -179,5 +205,22 @@ enum Commands {
         for line in HelpLayout.wrap("Any other line is sent as it is. Tab completes commands; Ctrl-C cancels a wait; Ctrl-D quits.", width: width) {
             c.info(line)
         }
+    }
+}
+
+// MARK: :set (the line editor's settings, through EditingPreferences)
+
+extension Commands {
+    static func set(_ c: CommandContext, _ arguments: String) {
+        let words = arguments.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let name = words.first else {
+            return c.info("suggest: \(EditingPreferences.suggestions ? "on" : "off")")
+        }
+        guard "suggest".hasPrefix(name) else { return c.fail("no setting \"\(name)\"; the one setting is suggest") }
+        guard words.count == 2, let on = ["on": true, "off": false][words[1]] else {
+            return c.fail("usage: :set suggest on|off")
+        }
+        EditingPreferences.suggestions = on
+        c.meta("suggest: \(on ? "on" : "off")")
     }
 }

@@ -50,7 +50,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         Datagram.maximumPayload(ipv6: isIPv6 && !numericHost.hasPrefix("::ffff:"))
     }
 
-    private var numeric: (host: String, port: Int) {
+    var numeric: (host: String, port: Int) {
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         var serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
         let rc = withSockaddr { sa, length in
