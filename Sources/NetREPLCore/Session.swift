@@ -202,6 +202,9 @@ public final class Session: CommandContext {
         } else if waiting > 0 {
             awaitTheRest()
         }
+        // What was held back for the rest of its second (noise, a flood) is said before leaving.
+        flushNoise()
+        flushFlood(force: true)
     }
 
     /// Ctrl-C at the prompt: cancels what waits, or with nothing waiting counts towards leaving.
@@ -235,8 +238,6 @@ public final class Session: CommandContext {
             serviceTransports(ready: Poller.wait(transports.flatMap(\.interests), until: nextDeadline))
             serviceClock()
         }
-        flushNoise()
-        flushFlood(force: true)
     }
 
     private var transports: [any Transport] { (transport.map { [$0] } ?? []) + retired }

@@ -147,6 +147,10 @@ final class Attendant {
                 }
                 return .expired(late: nil, partialBytes: partial)
             }
+            if awaited, tracker.awaitsSendStamp(attended.ticket), let stamped = attended.socket.lastSendStamp(waiting: false) {
+                // The send's stamp came after send() returned (a busy machine): by the reply, it is there.
+                tracker.restamp(attended.ticket, sentAt: stamped)
+            }
             let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
                                               kernelStamped: received.kernelStamped)
             if let news = settle(resolution, awaited: awaited) { return news }

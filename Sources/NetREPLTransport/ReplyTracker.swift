@@ -41,8 +41,8 @@ public struct ReplyTracker: Sendable {
 
     private struct Entry {
         let line: Line
-        let sentAt: ContinuousClock.Instant
-        let sendClock: RTTClock
+        var sentAt: ContinuousClock.Instant
+        var sendClock: RTTClock
         let framing: any ReplyFraming
         /// After its reply, what comes is framed as replies sent unasked (a persistent connection).
         let listens: Bool
@@ -80,6 +80,21 @@ public struct ReplyTracker: Sendable {
         entries[ticket] = Entry(line: line, sentAt: instant, sendClock: clock, framing: framing, listens: listensAfterReply,
                                 state: .awaited)
         return ticket
+    }
+
+    /// Whether the awaited line of `ticket` is still timed from the monotonic clock, so that a
+    /// kernel send stamp that came after its send returned can still start its round trip.
+    public func awaitsSendStamp(_ ticket: Ticket) -> Bool {
+        guard let entry = entries[ticket] else { return false }
+        return entry.sendClock == .monotonic && entry.state == .awaited
+    }
+
+    /// The kernel's stamp of the send of `ticket`'s line, read after the send returned: its round
+    /// trip starts there.
+    public mutating func restamp(_ ticket: Ticket, sentAt instant: ContinuousClock.Instant) {
+        guard entries[ticket] != nil else { return }
+        entries[ticket]?.sentAt = instant
+        entries[ticket]?.sendClock = .kernel
     }
 
     /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream);

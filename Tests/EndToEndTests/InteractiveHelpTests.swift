@@ -26,7 +26,7 @@ import Testing
         #expect(help[connect + 1].trimmingCharacters(in: .whitespaces).hasPrefix("Send to another host"))
         // Every word of the descriptions whole, whatever the width.
         let words = help.joined(separator: " ").split(separator: " ")
-        for word in ["persistent", "connection", "percentiles.", "statistics", "recording"] {
+        for word in ["persistent", "connection", "afresh.", "statistics", "recording"] {
             #expect(words.contains(Substring(word)), "\(columns): \(word) was broken")
         }
         try client.expect(prompt)

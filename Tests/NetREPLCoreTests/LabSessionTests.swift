@@ -17,7 +17,7 @@ import NetREPLTransport
         #expect(r.status == 0)
         let headings = r.err.split(separator: "\n").filter { $0.hasPrefix("--- ") && !$0.hasSuffix("statistics ---") }
         #expect(headings == ["--- udp to 127.0.0.1:\(first.port) ---", "--- udp to 127.0.0.1:\(second.port) ---",
-                             "--- tcp (persistent) to 127.0.0.1:\(tcp.port) ---", "--- tcp (per-line) to 127.0.0.1:\(tcp.port) ---"])
+                             "--- tcp to 127.0.0.1:\(tcp.port) ---", "--- tcp/per-line to 127.0.0.1:\(tcp.port) ---"])
         #expect(r.err.contains("--- udp to 127.0.0.1:\(second.port) ---\n2 sent, 2 received, 0% loss\n"))
         #expect(r.err.contains("tcp connect min/avg/max/mdev = "))
         #expect(r.err.contains("jitter "))

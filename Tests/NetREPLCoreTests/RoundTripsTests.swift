@@ -49,8 +49,10 @@ import NetREPLTransport
 
 @Suite struct StatisticsBookTests {
     func reply(_ ms: Int, _ kind: TransportKind = .udp, mode: TCPMode? = nil) -> Exchange {
-        Exchange(line: Line("x"), transport: kind, tcpMode: mode,
-                 outcome: .reply(Reply(bytes: [88], roundTrip: .milliseconds(ms), bytesReceived: 1, clock: .kernel)))
+        var exchange = Exchange(line: Line("x"), transport: kind, tcpMode: mode,
+                                outcome: .reply(Reply(bytes: [88], roundTrip: .milliseconds(ms), bytesReceived: 1, clock: .kernel)))
+        exchange.bytesSent = 1
+        return exchange
     }
 
     @Test func eachTargetTransportAndModeIsCountedApartInFirstUseOrder() {
@@ -60,7 +62,7 @@ import NetREPLTransport
         book.record(reply(3), target: "b:2")
         book.record(reply(4, .tcp, mode: .persistent), target: "a:1")
         book.record(reply(5), target: "a:1")
-        #expect(book.order.map(\.label) == ["udp to a:1", "tcp (per-line) to a:1", "udp to b:2", "tcp (persistent) to a:1"])
+        #expect(book.order.map(\.label) == ["udp to a:1", "tcp/per-line to a:1", "udp to b:2", "tcp to a:1"])
         #expect(book.paths[book.order[0]]?.received == 2)
         #expect(book.paths[book.order[0]]?.roundTrips.rttLine == "rtt min/avg/max/mdev = 1.000/3.000/5.000/2.000 ms")
     }
@@ -73,6 +75,7 @@ import NetREPLTransport
         path.record(first, at: t0)
         var second = Exchange(line: Line("y"), transport: .tcp, tcpMode: .perLine, outcome: .lost(partialBytes: 0))
         second.connectTime = .microseconds(400)
+        second.bytesSent = 1
         var noise = Noise()
         noise.duplicates = 2
         // Sent 10 ms before the reply at t0 − 1 ms was sent: it overtook it, so it is reordered.
@@ -80,7 +83,7 @@ import NetREPLTransport
         path.record(second, at: t0 + .milliseconds(9))
         #expect(path.late == 1 && path.reordered == 1 && path.duplicates == 2 && path.lost == 1)
         let lines = path.lines(PathKey(target: "h:1", transport: .tcp, tcpMode: .perLine))
-        #expect(lines[0] == "--- tcp (per-line) to h:1 ---")
+        #expect(lines[0] == "--- tcp/per-line to h:1 ---")
         #expect(lines[1] == "2 sent, 1 received, 1 lost, +1 late, +2 duplicates, +1 reordered, 50% loss")
         #expect(lines.contains("tcp connect min/avg/max/mdev = 0.200/0.300/0.400/0.100 ms (2 opened)"))
         #expect(lines.contains { $0.hasPrefix("jitter 0.000 ms (RFC 3550), recent ▁") })

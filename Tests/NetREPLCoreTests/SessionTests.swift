@@ -115,7 +115,7 @@ import NetREPLTransport
         #expect(r.err.components(separatedBy: "tcp: connected").count == 2)
         #expect(!r.err.contains("reconnected"))
         #expect(r.err.contains(" ms · 4 B\n"))
-        #expect(r.err.contains("--- tcp (persistent) to 127.0.0.1:\(peer.port) ---\n3 sent, 3 received, 0% loss\n"))
+        #expect(r.err.contains("--- tcp to 127.0.0.1:\(peer.port) ---\n3 sent, 3 received, 0% loss\n"))
         #expect(r.err.contains("tcp connect min/avg/max/mdev = "))
         #expect(r.err.contains(" ms (1 opened)\n"))
         #expect(r.status == 0)

@@ -22,6 +22,18 @@ import Testing
                 == .reply(a, Reply(bytes: bytes("A"), roundTrip: .milliseconds(4), bytesReceived: 1)))
     }
 
+    @Test func aSendStampReadAfterTheSendStartsTheRoundTripAndMakesItKernelTimed() {
+        var tracker = ReplyTracker()
+        let a = tracker.sent(Line("a"), framing: datagram, at: t0, clock: .monotonic)
+        #expect(tracker.awaitsSendStamp(a))
+        tracker.restamp(a, sentAt: t0 + .milliseconds(1))
+        #expect(!tracker.awaitsSendStamp(a))
+        #expect(tracker.received(bytes("A"), for: a, at: t0 + .milliseconds(3), kernelStamped: true)
+                == .reply(a, Reply(bytes: bytes("A"), roundTrip: .milliseconds(2), bytesReceived: 1, clock: .kernel)))
+        // Answered: nothing more to stamp.
+        #expect(!tracker.awaitsSendStamp(a))
+    }
+
     @Test func aSecondCopyIsADuplicateAndOtherDataIsUnexpected() {
         var tracker = ReplyTracker()
         let a = tracker.sent(Line("a"), framing: datagram, at: t0)

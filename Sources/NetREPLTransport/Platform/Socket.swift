@@ -251,11 +251,12 @@ final class Socket {
     }
 
     /// When the kernel handed the last send's last byte to the device, on the monotonic timeline;
-    /// nil when it gave no stamp (yet). Forgets the stamps read so far.
-    func lastSendStamp() -> ContinuousClock.Instant? {
+    /// nil when it gave no stamp (yet). Forgets the stamps read so far. `waiting`: give the stamp
+    /// a millisecond to come when it is not there yet.
+    func lastSendStamp(waiting: Bool = true) -> ContinuousClock.Instant? {
         guard sendStampsOn, let lastKey else { return nil }
         collectSendStamps()
-        if sendStamps[lastKey] == nil {
+        if sendStamps[lastKey] == nil && waiting {
             // The stamp is queued as the packet reaches the device, nearly always before send()
             // returns; on a busy machine TCP may hand the segment on a moment later. Wait for it
             // (POLLERR) at most a millisecond: the reply's own stamp does not depend on this wait.
