@@ -81,23 +81,23 @@ extension SystemdNotifier {
     }
 }
 
-/// READY=1 and STOPPING=1 as a service of the ServiceGroup. Run by the group, it starts after the
-/// group traps SIGTERM, so systemd can never stop the server in a window where SIGTERM would kill
-/// it outright. Listed last, it is shut down first: STOPPING=1 goes out before the server drains.
+/// READY=1 when told the server is serving, and STOPPING=1 as a service of the ServiceGroup.
+/// Listed last, it is shut down first: STOPPING=1 goes out before the server drains.
 public struct SystemdNotifyService: Service {
     let notifier: SystemdNotifier
-    let status: String
     let onError: @Sendable (NotifyError) -> Void
 
-    /// `status` is shown by `systemctl status` while serving.
-    public init(notifier: SystemdNotifier, status: String, onError: @escaping @Sendable (NotifyError) -> Void) {
+    public init(notifier: SystemdNotifier, onError: @escaping @Sendable (NotifyError) -> Void) {
         self.notifier = notifier
-        self.status = status
         self.onError = onError
     }
 
-    public func run() async throws {
+    /// `READY=1`; `status` is shown by `systemctl status` while serving.
+    public func ready(status: String) {
         do { try notifier.ready(status: status) } catch { onError(error) }
+    }
+
+    public func run() async throws {
         try? await gracefulShutdown()
         do { try notifier.stopping() } catch { onError(error) }
     }

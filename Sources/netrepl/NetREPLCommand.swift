@@ -23,7 +23,7 @@ enum TransportFlag: String, EnumerableFlag {
 }
 
 @main
-struct NetREPLCommand: ParsableCommand {
+struct NetREPLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netrepl",
         abstract: "Type lines, read the uppercase replies of a netrepl-server and their round-trip times.",
@@ -95,7 +95,7 @@ struct NetREPLCommand: ParsableCommand {
         }
     }
 
-    mutating func run() throws {
+    mutating func run() async throws {
         Signals.install()
         signal(SIGPIPE, SIG_IGN)
         let stderrSink = FileDescriptorSink(fd: STDERR_FILENO)
@@ -105,20 +105,18 @@ struct NetREPLCommand: ParsableCommand {
         }
 
         var target = Target(host: host ?? "localhost", port: portArgument ?? port ?? 12000)
-        var server: UppercaseServer?
+        var server: EmbeddedServer?
         var notes: [String] = []
         if serve {
             var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .warning
-            let embedded = UppercaseServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0), logger: logger)
             do {
-                let bound = try embedded.start()
-                target = Target(host: "127.0.0.1", port: bound)
-                notes.append("embedded netrepl-server on 127.0.0.1:\(bound) (udp and tcp); it stops when netrepl does.")
+                let embedded = try await EmbeddedServer.start(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0), logger: logger)
+                target = Target(host: "127.0.0.1", port: embedded.address.port)
+                notes.append("embedded netrepl-server on 127.0.0.1:\(embedded.address.port) (udp and tcp); it stops when netrepl does.")
                 server = embedded
             } catch {
-                embedded.shutdown()
-                die("cannot start the embedded server: \(error)")
+                die("cannot start the embedded server: \(EmbeddedServer.describe(error))")
             }
         }
 
@@ -159,19 +157,19 @@ struct NetREPLCommand: ParsableCommand {
             status = session.run()
         } catch {
             editor?.restoreTerminal()
-            server?.shutdown()
+            await server?.stop()
             die(error.description)
         }
         editor?.restoreTerminal()
-        server?.shutdown()
+        await server?.stop()
         Glibc.exit(status)
     }
 
     /// Parses and runs; usage errors exit 2 (the documented status), not ArgumentParser's 64.
-    static func main() {
+    static func main() async {
         do {
             var command = try parse()
-            try command.run()
+            try await command.run()
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)

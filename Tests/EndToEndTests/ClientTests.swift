@@ -207,6 +207,15 @@ enum TransportCase: String, CaseIterable, Sendable {
         #expect(r.stderr.contains("udp 127.0.0.1:"))
     }
 
+    @Test func serveOnATakenPortIsAOneLineErrorAndExit2() throws {
+        let holder = try ServerUnderTest(["--host", "127.0.0.1"])
+        defer { _ = holder.stop() }
+        let r = try client(["--serve", "--port", String(holder.port)], input: "never sent\n")
+        #expect(r.status == 2)
+        #expect(r.stdout == "")
+        #expect(r.stderr == "netrepl: cannot start the embedded server: cannot listen on tcp port \(holder.port): Address already in use (choose another with --port, or leave --port out for a free one)\n")
+    }
+
     @Test func udpTimeoutAgainstASilentPeerIsExit1() throws {
         let peer = try PythonPeer.silentUDP()
         let r = try client(["--timeout", "200ms", "127.0.0.1", String(peer.port)], input: "anyone there\nstill?\n")
