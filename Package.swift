@@ -29,7 +29,7 @@ let package = Package(
         ),
         .target(
             name: "LineEditing",
-            dependencies: ["CReadline", "NetREPLCore", "NetREPLTransport"]
+            dependencies: ["CReadline", "NetREPLCore", "NetREPLTransport", "SystemCalls"]
         ),
         // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
         .target(name: "UTF8Decoding"),
@@ -41,18 +41,23 @@ let package = Package(
             name: "CommandLineOptions",
             dependencies: ["NetREPLProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The one wrapper for the system calls swift-system does not make; the only place EINTR is seen.
+        .target(
+            name: "SystemCalls",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
         // Sockets, the wait, the UDP and TCP transports and the reply tracker; no terminal, no wording.
         .target(
             name: "NetREPLTransport",
             dependencies: [
-                "NetREPLProtocol",
+                "NetREPLProtocol", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(
             name: "NetREPLCore",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport",
+                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -60,7 +65,7 @@ let package = Package(
         .target(
             name: "NetREPLServer",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol",
+                "UTF8Decoding", "NetREPLProtocol", "SystemCalls",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -79,6 +84,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -111,7 +117,10 @@ let package = Package(
         ),
         .testTarget(
             name: "NetREPLCoreTests",
-            dependencies: ["NetREPLCore", "NetREPLTransport", "MisbehavingPeers"]
+            dependencies: [
+                "NetREPLCore", "NetREPLTransport", "MisbehavingPeers",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",

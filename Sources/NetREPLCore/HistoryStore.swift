@@ -10,6 +10,7 @@
 // newline `\n`, carriage return `\r`, and any other control character `\xHH`.
 
 import NetREPLTransport
+import SystemCalls
 import SystemPackage
 
 import Glibc
@@ -370,8 +371,8 @@ public final class HistoryStore {
     }
 }
 
-/// The history file's system calls, each made once, with EINTR retried in one place
-/// (swift-system's where it wraps the call) and failures typed.
+/// The history file's system calls, through swift-system or the one wrapper (`SystemCalls`) for
+/// what it does not make, failures typed.
 enum HistoryFile {
     /// Tail bytes allowed per record when loading: far above a typical record (about 100 bytes),
     /// so only a file of very long lines or garbage is read in part.
@@ -538,7 +539,7 @@ enum HistoryFile {
             let written = try call { try fd.writeAll(bytes) }
             guard written == bytes.count else { throw Problem.shortWrite }
             try fd.sync()
-            try retryingInterrupts { rename(temporary.string, target) }
+            try call { try retryingInterrupts { rename(temporary.string, target) } }
         } catch {
             _ = unlink(temporary.string)
             throw error
@@ -558,7 +559,7 @@ enum HistoryFile {
             current += "/" + component
             if (try? FilePath(current).stat()) != nil { continue }
             do {
-                try retryingInterrupts { mkdir(current, 0o700) }
+                try call { try retryingInterrupts { mkdir(current, 0o700) } }
             } catch .system(.fileExists) {
                 continue
             }
@@ -566,6 +567,7 @@ enum HistoryFile {
     }
 
     /// Runs a swift-system call, whose errors are `Errno`, with the error typed.
+    @discardableResult
     static func call<T>(_ body: () throws -> T) throws(Problem) -> T {
         do {
             return try body()
@@ -573,27 +575,16 @@ enum HistoryFile {
             throw .system(error as? Errno ?? .ioError)
         }
     }
-
-    /// A call swift-system does not wrap (flock, fsync, rename, mkdir): EINTR retried, -1 typed.
-    @discardableResult
-    static func retryingInterrupts(_ body: () -> Int32) throws(Problem) -> Int32 {
-        while true {
-            let result = body()
-            if result != -1 { return result }
-            let error = Errno(rawValue: errno)
-            if error != .interrupted { throw .system(error) }
-        }
-    }
 }
 
 extension FileDescriptor {
     /// flock(2): shared or exclusive, waiting for it.
     fileprivate func lock(exclusive: Bool) throws(HistoryFile.Problem) {
-        try HistoryFile.retryingInterrupts { flock(rawValue, exclusive ? LOCK_EX : LOCK_SH) }
+        try HistoryFile.call { try retryingInterrupts { flock(rawValue, exclusive ? LOCK_EX : LOCK_SH) } }
     }
 
     /// fsync(2).
     fileprivate func sync() throws(HistoryFile.Problem) {
-        try HistoryFile.retryingInterrupts { fsync(rawValue) }
+        try HistoryFile.call { try retryingInterrupts { fsync(rawValue) } }
     }
 }

@@ -130,6 +130,12 @@ public final class UppercaseServer: Service, Sendable {
         do {
             listening = try await listen(group: group).get()
         } catch {
+            // A failed bind reports its failure before the closing of its channel has queued the
+            // last task on the channel's loop; shut down now, and NIO logs an ERROR line for that
+            // task. A task queued on every loop runs only after those.
+            for loop in group.makeIterator() {
+                try? await loop.submit {}.get()
+            }
             try? await group.shutdownGracefully()
             throw error
         }

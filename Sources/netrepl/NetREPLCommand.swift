@@ -10,6 +10,7 @@ import NetREPLCore
 import NetREPLProtocol
 import NetREPLServer
 import NetREPLTransport
+import SystemPackage
 
 enum TransportFlag: String, EnumerableFlag {
     case udp, tcp
@@ -98,7 +99,7 @@ struct NetREPLCommand: AsyncParsableCommand {
     mutating func run() async throws {
         Signals.install()
         signal(SIGPIPE, SIG_IGN)
-        let stderrSink = FileDescriptorSink(fd: STDERR_FILENO)
+        let stderrSink = FileDescriptorSink(.standardError)
         func die(_ message: String) -> Never {
             stderrSink.write(Array("netrepl: \(message)\n".utf8))
             Glibc.exit(ExitStatus.usageOrConnection)
@@ -153,7 +154,7 @@ struct NetREPLCommand: AsyncParsableCommand {
         let status: Int32
         do {
             let session = try Session(configuration: configuration, source: source, history: history,
-                                      out: FileDescriptorSink(fd: STDOUT_FILENO), err: stderrSink)
+                                      out: FileDescriptorSink(.standardOutput), err: stderrSink)
             status = session.run()
         } catch {
             editor?.restoreTerminal()
@@ -178,7 +179,7 @@ struct NetREPLCommand: AsyncParsableCommand {
                 Glibc.exit(0)
             }
             if !message.isEmpty {
-                FileDescriptorSink(fd: STDERR_FILENO).write(Array("\(message)\n".utf8))
+                FileDescriptorSink(.standardError).write(Array("\(message)\n".utf8))
             }
             Glibc.exit(code == .validationFailure ? ExitStatus.usageOrConnection : code.rawValue)
         }

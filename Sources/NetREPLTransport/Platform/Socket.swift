@@ -2,13 +2,15 @@
 // typed. The descriptor is closed exactly once, when the socket goes away or `close()` is called.
 
 import Glibc
+import SystemCalls
 import SystemPackage
 
 /// One received chunk: how many bytes, and when the kernel took them off the wire.
 struct Received {
     var count: Int
     /// From the kernel's receive timestamp, so that a reply that arrived while netrepl was
-    /// stopped (Ctrl-Z) or descheduled keeps its true arrival time. Nil for end of stream.
+    /// stopped (Ctrl-Z) or descheduled keeps its true arrival time; the time of the call when
+    /// the kernel gave none (the end of a stream).
     var arrival: ContinuousClock.Instant
 }
 
@@ -53,11 +55,9 @@ final class Socket {
     /// Starts connecting; `.nowInProgress` means the answer comes with writability (`pendingError`).
     func connect(to address: SocketAddress) throws(Errno) {
         let fd = rawDescriptor
-        let rc = address.withSockaddr { sa, length in Glibc.connect(fd, sa, length) }
-        guard rc == 0 else {
-            let error = Errno(rawValue: errno)
-            // A connect interrupted by a signal goes on in the background, as EINPROGRESS would.
-            throw error == .interrupted ? .nowInProgress : error
+        // A connect interrupted by a signal goes on in the background, as EINPROGRESS would.
+        guard try interruptible({ address.withSockaddr { sa, length in Glibc.connect(fd, sa, length) } }) != nil else {
+            throw .nowInProgress
         }
     }
 
@@ -169,11 +169,12 @@ enum Readiness {
             // Rounded up, so that a wait never wakes a hair early and spins.
             let milliseconds = Int32((wait.components.seconds * 1000) + (wait.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
             for i in fds.indices { fds[i].revents = 0 }
-            let rc = poll(&fds, nfds_t(fds.count), milliseconds)
-            if rc > 0 { return .ready(fds.indices.filter { fds[$0].revents != 0 }) }
-            if rc < 0 {
-                let error = Errno(rawValue: errno)
-                if error != .interrupted { return .failed(error) }
+            do {
+                // Interrupted: the loop asks `interruption` what the signal was.
+                let ready = try interruptible { poll(&fds, nfds_t(fds.count), milliseconds) }
+                if let ready, ready > 0 { return .ready(fds.indices.filter { fds[$0].revents != 0 }) }
+            } catch {
+                return .failed(error)
             }
         }
     }
