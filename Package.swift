@@ -1,5 +1,7 @@
 // swift-tools-version: 6.1
 // netrepl: an interactive UDP/TCP client with GNU readline, and its companion uppercase server.
+// Builds and is tested on Linux (glibc) only; no other platform is claimed. What is Linux-specific
+// is in each wing's `Platform/…+Linux.swift` files and in SystemCalls, so that a port is a folder.
 import PackageDescription
 
 let package = Package(

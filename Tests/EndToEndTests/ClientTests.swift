@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The environment for a client run: a private history file, no colour.
 private func clientEnvironment(history: String? = nil, extra: [String: String] = [:]) -> [String: String] {

@@ -5,9 +5,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs `netrepl ARGUMENTS` with `input` piped in, through a Python wrapper that first limits the
 /// size of any file it writes to `fileSizeLimit` bytes (nil: no limit).

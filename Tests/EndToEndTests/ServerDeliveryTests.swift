@@ -5,9 +5,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 private let prelude = """
     import socket, sys, threading, time
