@@ -172,12 +172,51 @@ public func defaultHistoryPath(option: String?, environment env: (String) -> Str
 }
 
 /// The history size cap from `NETREPL_HISTSIZE` (default 1000; 0 keeps no history).
-public func historyCapacity(environment env: (String) -> String? = environment) -> (capacity: Int, warning: String?) {
+public func historyCapacity(environment env: (String) -> String? = environment) -> (capacity: Int, problem: HistoryProblem?) {
     guard let text = env("NETREPL_HISTSIZE"), !text.isEmpty else { return (1000, nil) }
     guard let n = Int(text), n >= 0 else {
-        return (1000, "NETREPL_HISTSIZE=\(text) is not a whole number of records; using 1000")
+        return (1000, .capacityNotANumber(text: text, using: 1000))
     }
     return (min(n, 10_000_000), nil)
+}
+
+/// What went wrong with the history, to tell the person once; the presenter words it.
+public enum HistoryProblem: Equatable, Sendable {
+    /// The path is a directory, a FIFO or the like: no history is saved this session.
+    case notRegularFile(path: String)
+    /// The file could not be read: no history is saved this session.
+    case unreadable(path: String, HistoryFileError)
+    /// The file holds no netrepl record: left untouched, no history saved this session. When the
+    /// whole file was read, `linesInOtherFormat` counts its lines; else its last `bytesRead` bytes
+    /// held none.
+    case foreignFile(path: String, linesInOtherFormat: Int?, bytesRead: Int)
+    /// Lines that are not records were skipped; they go at the next compaction. `firstLine`
+    /// counts from 1, nil when only the file's end was read.
+    case skippedLines(path: String, count: Int, firstLine: Int?)
+    /// Appending failed (told once a session): this session's lines may not be saved.
+    case unwritable(path: String, HistoryFileError)
+    /// NETREPL_HISTSIZE is not a whole number of records; `using` is the cap taken instead.
+    case capacityNotANumber(text: String, using: Int)
+}
+
+/// Why a history file could not be read or written.
+public enum HistoryFileError: Error, Equatable, Sendable {
+    case system(Errno)
+    case notRegular
+    /// Only part of a record was written (disk full, file too large); the part was removed.
+    case shortWrite
+    /// Another session's compaction kept replacing the file while this one appended.
+    case keptBeingReplaced
+    /// No free name for the compaction's temporary file in the history's folder.
+    case noTemporaryName
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as HistoryFileError: self = error
+        case let errno as Errno: self = .system(errno)
+        default: self = .system(.ioError)
+        }
+    }
 }
 
 public final class HistoryStore {
@@ -187,7 +226,7 @@ public final class HistoryStore {
     /// The records loaded at start, then those of this session.
     public private(set) var records: [HistoryRecord] = []
     /// Problems to tell the person once (unreadable lines, a foreign file, a failed write).
-    public private(set) var warnings: [String] = []
+    public private(set) var warnings: [HistoryProblem] = []
     private var writable = true
     private var writeFailureReported = false
     /// Lines in the file as far as this process knows; others may add more.
@@ -219,10 +258,15 @@ public final class HistoryStore {
         return lines
     }
 
-    /// Warnings not yet shown; taking them clears them.
-    public func takeWarnings() -> [String] {
+    /// Problems not yet shown; taking them clears them.
+    public func takeWarnings() -> [HistoryProblem] {
         defer { warnings = [] }
         return warnings
+    }
+
+    /// A problem found outside the store (its size setting), told with the store's own.
+    public func note(_ problem: HistoryProblem) {
+        warnings.append(problem)
     }
 
     /// Records allowed past the cap before compacting: amortises the rewrite (and its fsync).
@@ -245,25 +289,24 @@ public final class HistoryStore {
             tail = try HistoryFile.readTail(fd, lines: capacity + slack, budget: tailBudget)
         } catch Errno.noSuchFileOrDirectory {
             return
-        } catch HistoryFile.Problem.notRegular {
-            warnings.append("history file \(path) is not a regular file; history is not saved this session (set --history-file or NETREPL_HISTFILE)")
+        } catch HistoryFileError.notRegular {
+            warnings.append(.notRegularFile(path: path))
             writable = false
             return
         } catch {
-            warnings.append("cannot read history file \(path): \(HistoryFile.describe(error)); history is not saved this session")
+            warnings.append(.unreadable(path: path, HistoryFileError(error)))
             writable = false
             return
         }
         let parsed = Self.parse(tail.bytes, numbered: tail.isWholeFile)
         let bad = parsed.bad + (tail.droppedPartialLine ? 1 : 0)
         if parsed.records.isEmpty && bad > 0 {
-            warnings.append("\(path) is not a netrepl history file (\(tail.isWholeFile ? "\(bad) lines in another format" : "no record in its last \(tail.bytesRead) bytes")); leaving it untouched and saving no history this session — choose another file with --history-file or NETREPL_HISTFILE")
+            warnings.append(.foreignFile(path: path, linesInOtherFormat: tail.isWholeFile ? bad : nil, bytesRead: tail.bytesRead))
             writable = false
             return
         }
         if parsed.bad > 0 {
-            let first = parsed.firstBadLine > 0 ? " (first: line \(parsed.firstBadLine))" : ""
-            warnings.append("skipped \(parsed.bad) unreadable line\(parsed.bad == 1 ? "" : "s") in history file \(path)\(first); \(parsed.bad == 1 ? "it is" : "they are") dropped when the file is next compacted")
+            warnings.append(.skippedLines(path: path, count: parsed.bad, firstLine: parsed.firstBadLine > 0 ? parsed.firstBadLine : nil))
         }
         records = Array(parsed.records.suffix(capacity))
         // Read only in part, the file is over the cap and its slack (or a hostile size): compact.
@@ -296,9 +339,9 @@ public final class HistoryStore {
     }
 
     /// Records `record` in memory and appends it to the file with a single write(2).
-    /// Returns a one-line error the first time writing fails, nil otherwise.
+    /// Returns the problem the first time writing fails, nil otherwise.
     @discardableResult
-    public func append(_ record: HistoryRecord) -> String? {
+    public func append(_ record: HistoryRecord) -> HistoryProblem? {
         guard capacity > 0 else { return nil }
         records.append(record)
         if records.count > capacity + slack { records.removeFirst(records.count - capacity) }
@@ -308,7 +351,7 @@ public final class HistoryStore {
         } catch {
             guard !writeFailureReported else { return nil }
             writeFailureReported = true
-            return "cannot write history file \(path): \(HistoryFile.describe(error)); this session's lines may not be saved"
+            return .unwritable(path: path, HistoryFileError(error))
         }
         if fileLines < Int.max { fileLines += 1 }
         if fileLines > capacity + slack { compact() }
@@ -331,7 +374,7 @@ public final class HistoryStore {
             try HistoryFile.appendLine(fd, record)
             return
         }
-        throw HistoryFile.Problem.keptBeingReplaced
+        throw HistoryFileError.keptBeingReplaced
     }
 
     /// Rewrites the file with its newest `capacity` records: temporary file, fsync, rename, all
@@ -382,26 +425,6 @@ enum HistoryFile {
     /// makes that line unreadable, as it should be: it may be a record cut short.
     static let damagedLineEnd: [UInt8] = [0x18, UInt8(ascii: "\n")]
 
-    enum Problem: Error, Equatable {
-        case system(Errno)
-        case notRegular
-        case shortWrite
-        case keptBeingReplaced
-        case noTemporaryName
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case let errno as Errno: return errno.description
-        case Problem.system(let errno): return errno.description
-        case Problem.notRegular: return "not a regular file"
-        case Problem.shortWrite: return "only part of a record was written (disk full or file too large?); the part was removed"
-        case Problem.keptBeingReplaced: return "the file kept being replaced while writing"
-        case Problem.noTemporaryName: return "no free name for a temporary file in its folder"
-        default: return "\(error)"
-        }
-    }
-
     /// The end of the file held by `fd`, read backwards until it holds `lines` whole lines
     /// and the newline before them, or `budget` bytes, or the whole file.
     struct Tail {
@@ -415,7 +438,7 @@ enum HistoryFile {
         var bytesRead: Int
     }
 
-    static func readTail(_ fd: FileDescriptor, lines wanted: Int, budget: Int) throws(Problem) -> Tail {
+    static func readTail(_ fd: FileDescriptor, lines wanted: Int, budget: Int) throws(HistoryFileError) -> Tail {
         let status = try call { try fd.stat() }
         guard status.type == .regular else { throw .notRegular }
         let chunkSize = 64 * 1024
@@ -477,7 +500,7 @@ enum HistoryFile {
     /// with a newline (a write cut short by a crash) first gets its last line ended, and marked
     /// unreadable; a write cut short here (disk full, file size limit) is removed again, so
     /// either way the next record starts on a line of its own.
-    static func appendLine(_ fd: FileDescriptor, _ record: [UInt8]) throws(Problem) {
+    static func appendLine(_ fd: FileDescriptor, _ record: [UInt8]) throws(HistoryFileError) {
         let size = try call { try fd.stat() }.size
         var bytes = record
         if size > 0 {
@@ -500,7 +523,7 @@ enum HistoryFile {
     }
 
     /// True when `fd` is still the file at `path` (no compaction replaced it meanwhile).
-    static func isSameFile(_ fd: FileDescriptor, _ path: String) throws(Problem) -> Bool {
+    static func isSameFile(_ fd: FileDescriptor, _ path: String) throws(HistoryFileError) -> Bool {
         let held = try call { try fd.stat() }
         guard let named = try? FilePath(path).stat() else { return false }
         return held.inode == named.inode && held.deviceID == named.deviceID
@@ -516,7 +539,7 @@ enum HistoryFile {
 
     /// Writes `bytes` to a new file in `target`'s folder, created exclusively without following
     /// links, mode 0600, synced, and renames it over `target`.
-    static func replace(_ target: String, with bytes: [UInt8], temporaryName: () -> String) throws(Problem) {
+    static func replace(_ target: String, with bytes: [UInt8], temporaryName: () -> String) throws(HistoryFileError) {
         let folder = FilePath(target).removingLastComponent()
         var created: (FileDescriptor, FilePath)?
         for _ in 0..<8 {
@@ -534,10 +557,10 @@ enum HistoryFile {
             }
         }
         guard let (fd, temporary) = created else { throw .noTemporaryName }
-        do throws(Problem) {
+        do throws(HistoryFileError) {
             defer { try? fd.close() }
             let written = try call { try fd.writeAll(bytes) }
-            guard written == bytes.count else { throw Problem.shortWrite }
+            guard written == bytes.count else { throw HistoryFileError.shortWrite }
             try fd.sync()
             try call { try retryingInterrupts { rename(temporary.string, target) } }
         } catch {
@@ -552,7 +575,7 @@ enum HistoryFile {
     }
 
     /// Creates missing parent directories with mode 0700 (history is private).
-    static func makeParentDirectories(of path: String) throws(Problem) {
+    static func makeParentDirectories(of path: String) throws(HistoryFileError) {
         let components = path.split(separator: "/", omittingEmptySubsequences: true).dropLast()
         var current = path.hasPrefix("/") ? "" : "."
         for component in components {
@@ -568,7 +591,7 @@ enum HistoryFile {
 
     /// Runs a swift-system call, whose errors are `Errno`, with the error typed.
     @discardableResult
-    static func call<T>(_ body: () throws -> T) throws(Problem) -> T {
+    static func call<T>(_ body: () throws -> T) throws(HistoryFileError) -> T {
         do {
             return try body()
         } catch {
@@ -579,12 +602,12 @@ enum HistoryFile {
 
 extension FileDescriptor {
     /// flock(2): shared or exclusive, waiting for it.
-    fileprivate func lock(exclusive: Bool) throws(HistoryFile.Problem) {
+    fileprivate func lock(exclusive: Bool) throws(HistoryFileError) {
         try HistoryFile.call { try retryingInterrupts { flock(rawValue, exclusive ? LOCK_EX : LOCK_SH) } }
     }
 
     /// fsync(2).
-    fileprivate func sync() throws(HistoryFile.Problem) {
+    fileprivate func sync() throws(HistoryFileError) {
         try HistoryFile.call { try retryingInterrupts { fsync(rawValue) } }
     }
 }

@@ -26,8 +26,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on (default: all interfaces, IPv6 and IPv4).", valueName: "host"))
     var host: String?
 
-    @Option(help: ArgumentHelp("Port for both UDP and TCP; 0 picks one free for both.", valueName: "port"))
-    var port: Int = 12000
+    @Option(help: ArgumentHelp("Port for both UDP and TCP (0 to 65535); 0 picks one free for both.", valueName: "port"))
+    var port: Port = .standard
 
     @Option(help: ArgumentHelp("Event loops (threads); default one per CPU this process may use (affinity, cgroup quota).", valueName: "n"))
     var threads: Int = CPUBudget.available
@@ -59,8 +59,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Answer at most this many UDP datagrams a second per source address (default: no limit).", valueName: "n"))
     var udpRateLimit: Int?
 
-    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port, on the --host address; 0 picks a free one.", valueName: "port"))
-    var metricsPort: Int?
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port (0 to 65535), on the --host address; 0 picks a free one.", valueName: "port"))
+    var metricsPort: Port?
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: LogLevel = .info
@@ -79,8 +79,6 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port).") }
-        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, not \(metricsPort).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
         if let udpRateLimit, udpRateLimit < 1 { throw ValidationError("--udp-rate-limit must be at least 1 datagram a second; leave it out for no limit.") }
@@ -117,7 +115,7 @@ struct NetREPLServerCommand: AsyncParsableCommand {
         let server = UppercaseServer(
             configuration: ServerConfiguration(
                 host: host,
-                port: port,
+                port: port.value,
                 threads: threads,
                 idleTimeout: idleTimeout.duration > .zero ? TimeAmount(idleTimeout.duration) : nil,
                 maxConnections: maxConnections,
@@ -130,7 +128,7 @@ struct NetREPLServerCommand: AsyncParsableCommand {
         ) { bound in
             let address = formatHostPort(bound.host, bound.port)
             if let metrics, let metricsPort {
-                let port = try await metrics.start(host: bound.host, port: metricsPort)
+                let port = try await metrics.start(host: bound.host, port: metricsPort.value)
                 writeLine(.standardOutput, "netrepl-server: metrics on http://\(formatHostPort(bound.host, port))/metrics")
             }
             // Scripts and tests wait for this line, and may send SIGTERM as soon as they see it: it

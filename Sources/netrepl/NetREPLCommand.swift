@@ -47,8 +47,8 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The server's host name or address (default: localhost).", valueName: "host"))
     var host: String?
 
-    @Argument(help: ArgumentHelp("The server's port (default: 12000).", valueName: "port"))
-    var portArgument: Int?
+    @Argument(help: ArgumentHelp("The server's port, 1 to 65535 (default: 12000).", valueName: "port"))
+    var portArgument: Port?
 
     @Flag(name: .customShort("4"), help: "Use IPv4 addresses only.")
     var ipv4Only = false
@@ -63,7 +63,7 @@ struct NetREPLCommand: AsyncParsableCommand {
     var serve = false
 
     @Option(help: ArgumentHelp("The server's port; with --serve, the port the embedded server listens on (default: a free one).", valueName: "port"))
-    var port: Int?
+    var port: Port?
 
     @Option(name: .customLong("history-file"),
             help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
@@ -88,10 +88,10 @@ struct NetREPLCommand: AsyncParsableCommand {
         if serve {
             if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
             if ipv6Only { throw ValidationError("--serve listens on 127.0.0.1, an IPv4 address; drop -6") }
-            if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 0 (any free port) to 65535") }
         } else {
-            if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 1 to 65535") }
-            if let p = portArgument, !(1...65535).contains(p) { throw ValidationError("PORT \(p) is out of range; give 1 to 65535") }
+            // 0, any free port, is for listening (--serve); a server to talk to has a port.
+            if port?.isAny == true { throw ValidationError("--port 0 means any free port, which only --serve can use; give 1 to 65535") }
+            if portArgument?.isAny == true { throw ValidationError("PORT 0 means any free port, which only --serve can use; give 1 to 65535") }
             if let port, let p = portArgument, port != p { throw ValidationError("PORT \(p) and --port \(port) disagree; give one of them") }
         }
     }
@@ -105,14 +105,14 @@ struct NetREPLCommand: AsyncParsableCommand {
             Glibc.exit(ExitStatus.usageOrConnection)
         }
 
-        var target = Target(host: host ?? "localhost", port: portArgument ?? port ?? 12000)
+        var target = Target(host: host ?? "localhost", port: (portArgument ?? port ?? .standard).value)
         var server: EmbeddedServer?
         var notes: [String] = []
         if serve {
             var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .warning
             do {
-                let embedded = try await EmbeddedServer.start(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0), logger: logger)
+                let embedded = try await EmbeddedServer.start(configuration: ServerConfiguration(host: "127.0.0.1", port: port?.value ?? 0), logger: logger)
                 target = Target(host: "127.0.0.1", port: embedded.address.port)
                 notes.append("embedded netrepl-server on 127.0.0.1:\(embedded.address.port) (udp and tcp); it stops when netrepl does.")
                 server = embedded
@@ -127,10 +127,10 @@ struct NetREPLCommand: AsyncParsableCommand {
 
         // History belongs to people typing: a script piping thousands of lines must not flood the
         // recall list. A script that wants it says so with --history-file.
-        let (capacity, capacityWarning) = historyCapacity()
+        let (capacity, capacityProblem) = historyCapacity()
         let keepHistory = style.interactive || historyFile != nil
         let history = HistoryStore(path: keepHistory ? defaultHistoryPath(option: historyFile) : nil, capacity: capacity)
-        if let capacityWarning, keepHistory { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
+        if let capacityProblem, keepHistory { history.note(capacityProblem) }
         let source: LineSource
         var editor: ReadlineLineSource?
         if !lines.isEmpty {

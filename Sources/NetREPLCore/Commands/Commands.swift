@@ -148,7 +148,7 @@ enum Commands {
                 c.info(command.usage)
                 c.info("    " + command.help)
             case .ambiguous(let names):
-                c.fail(":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it")
+                c.fail(CommandError.ambiguous(word: word, candidates: names))
             case .none(let nearest):
                 c.fail("no command :\(word)" + (nearest.map { "; did you mean :\($0)?" } ?? ""))
             }
