@@ -35,13 +35,17 @@ let package = Package(
         ),
         // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
         .target(name: "UTF8Decoding"),
-        // Protocol facts both executables share: host:port, datagram limits, the duration grammar.
+        // Protocol facts both executables share: host:port, datagram limits.
         // Both executables' --version comes from here: the VERSION file at the root, compiled in.
         .target(name: "NetREPLProtocol", plugins: ["VersionFile"]),
-        // Command-line option types both executables share (durations in the one grammar).
+        // The written forms of durations and probabilities, one grammar for options and commands.
+        .target(name: "Grammars"),
+        // The seeded generator of the server's impairment and of the tests' shuffles.
+        .target(name: "SeededRandom"),
+        // Command-line option types both executables share (durations in the one grammar, ports).
         .target(
             name: "CommandLineOptions",
-            dependencies: ["NetREPLProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Grammars", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The one wrapper for the system calls swift-system does not make; the only place EINTR is seen.
         .target(
@@ -59,7 +63,7 @@ let package = Package(
         .target(
             name: "NetREPLCore",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport", "SystemCalls",
+                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport", "SystemCalls", "Grammars",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -67,7 +71,7 @@ let package = Package(
         .target(
             name: "NetREPLServer",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol", "SystemCalls",
+                "UTF8Decoding", "NetREPLProtocol", "SystemCalls", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -104,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "NetREPLServerTests",
             dependencies: [
-                "NetREPLServer", "NetREPLProtocol",
+                "NetREPLServer", "NetREPLProtocol", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -112,10 +116,10 @@ let package = Package(
         ),
         // Servers that misbehave on purpose (delay, duplicate, flood, dribble, cut, reset), for tests only.
         .target(name: "MisbehavingPeers", path: "Tests/MisbehavingPeers"),
-        .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol"]),
+        .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol", "Grammars"]),
         .testTarget(
             name: "NetREPLTransportTests",
-            dependencies: ["NetREPLTransport", "NetREPLProtocol", "MisbehavingPeers"]
+            dependencies: ["NetREPLTransport", "NetREPLProtocol", "MisbehavingPeers", "SeededRandom"]
         ),
         .testTarget(
             name: "NetREPLCoreTests",

@@ -12,12 +12,10 @@
 # server raises its own. The hard limit must allow CONNECTIONS plus a few.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
 CONNECTIONS="${CONNECTIONS:-10000}"
 HOLD="${HOLD:-5}"
 SERVER="${SERVER:-swift}"
-. "$ROOT/Benchmarks/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 hard="$(ulimit -Hn)"
 if [ "$hard" != unlimited ] && [ "$hard" -lt $((CONNECTIONS + 16)) ]; then

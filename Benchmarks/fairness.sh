@@ -8,12 +8,8 @@
 # Usage: Benchmarks/fairness.sh          environment: CLIENTS=200 DURATION=10 WARMUP=2 SKIP_SWIFT=1
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
 CLIENTS="${CLIENTS:-200}"
-DURATION="${DURATION:-10}"
-WARMUP="${WARMUP:-2}"
-. "$ROOT/Benchmarks/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 [ "$(nproc)" -ge 2 ] || { echo "fairness: needs at least 2 CPUs (server and load on separate cores)" >&2; exit 1; }
 build_c

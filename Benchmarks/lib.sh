@@ -1,5 +1,11 @@
-# Shared by run.sh and connections.sh: building the peers and starting/stopping a server.
-# Sourced, not run. Expects ROOT (the repository) and BIN (Benchmarks/bin) to be set.
+# Shared by every benchmark script: where things are, the common defaults, building the peers and
+# starting/stopping a server. Sourced, not run; a script sets its own defaults before sourcing it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/Benchmarks/bin"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+CLIENTS="${CLIENTS:-64}"
 
 build_c() {
     mkdir -p "$BIN"

@@ -12,13 +12,10 @@
 #                                  SWIFT_ARGS="" KEEP=dir (keep perf.data files there)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
 DURATION="${DURATION:-5}"
-CLIENTS="${CLIENTS:-64}"
 TOP="${TOP:-25}"
 SWIFT_ARGS="${SWIFT_ARGS:-}"
-. "$ROOT/Benchmarks/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 command -v perf >/dev/null || { echo "profile: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 build_c

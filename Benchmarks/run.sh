@@ -17,17 +17,12 @@
 #                SKIP_SWIFT=1 (C only)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/Benchmarks/bin"
-DURATION="${DURATION:-10}"
-CLIENTS="${CLIENTS:-64}"
 ROUNDS="${ROUNDS:-2}"
-WARMUP="${WARMUP:-2}"
 SWIFT_ARGS="${SWIFT_ARGS:-}"
 SWIFT_ARGS2="${SWIFT_ARGS2:---threads 1}"
 SERVER_CPU=0
 LOAD_CPU=1
-. "$ROOT/Benchmarks/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 [ "$(nproc)" -ge 2 ] || { echo "run: needs at least 2 CPUs (server and load generator on separate cores)" >&2; exit 1; }
 

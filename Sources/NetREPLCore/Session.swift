@@ -2,6 +2,7 @@
 // transport, show the outcome, count it and record it; at the end, the ping-style summary.
 
 import Glibc
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 

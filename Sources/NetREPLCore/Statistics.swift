@@ -2,7 +2,6 @@
 // (iputils ping_common.c, finish(): mdev = sqrt(mean(rtt²) − mean(rtt)²)).
 
 import Histogram
-import NetREPLProtocol
 import NetREPLTransport
 
 public struct TransportStatistics: Sendable {

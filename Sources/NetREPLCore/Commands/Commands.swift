@@ -1,6 +1,7 @@
 // The `:` commands, each against the narrow context a session gives them: they read and change
 // the session's settings, send lines and say things, and know nothing else of the loop.
 
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 
