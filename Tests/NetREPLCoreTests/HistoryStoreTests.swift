@@ -384,28 +384,6 @@ private func isSymbolicLink(_ path: String) -> Bool {
     }
 }
 
-/// A tmpfs of `kilobytes` mounted at a new folder, for a disk that really fills up; nil where
-/// mounting is not allowed (not root, or a container without the capability).
-private final class SmallDisk {
-    let folder: String
-
-    init?(kilobytes: Int) {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-tmpfs-\(UUID().uuidString)").path
-        guard mkdir(folder, 0o700) == 0 else { return nil }
-        guard mount("netrepl-test", folder, "tmpfs", 0, "size=\(kilobytes)k,mode=0700") == 0 else {
-            rmdir(folder)
-            return nil
-        }
-    }
-
-    deinit {
-        umount2(folder, Int32(MNT_DETACH))
-        rmdir(folder)
-    }
-
-    static let available: Bool = SmallDisk(kilobytes: 4) != nil
-}
-
 @Suite struct HistoryFullDiskTests {
     @Test(.enabled(if: SmallDisk.available, "needs to mount a tmpfs (root with CAP_SYS_ADMIN)"))
     func aRecordThatDoesNotFitIsCutOffAndTheNextStartsOnItsOwnLine() throws {
