@@ -109,6 +109,7 @@ let package = Package(
             name: "NetREPLServerTests",
             dependencies: [
                 "NetREPLServer", "NetREPLProtocol", "SeededRandom",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
