@@ -1,5 +1,7 @@
 // swift-tools-version: 6.1
 // netrepl: an interactive UDP/TCP client with GNU readline, and its companion uppercase server.
+// Builds and is tested on Linux (glibc) only; no other platform is claimed. What is Linux-specific
+// is in each wing's `Platform/…+Linux.swift` files and in SystemCalls, so that a port is a folder.
 import PackageDescription
 
 let package = Package(
@@ -29,30 +31,42 @@ let package = Package(
         ),
         .target(
             name: "LineEditing",
-            dependencies: ["CReadline", "NetREPLCore", "NetREPLTransport"]
+            dependencies: [
+                "CReadline", "NetREPLCore", "NetREPLTransport", "SystemCalls",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         // Well-formed UTF-8 decoding, shared by the server's uppercaser and the client's sanitizer.
         .target(name: "UTF8Decoding"),
-        // Protocol facts both executables share: host:port, datagram limits, the duration grammar.
+        // Protocol facts both executables share: host:port, datagram limits.
         // Both executables' --version comes from here: the VERSION file at the root, compiled in.
         .target(name: "NetREPLProtocol", plugins: ["VersionFile"]),
-        // Command-line option types both executables share (durations in the one grammar).
+        // The written forms of durations and probabilities, one grammar for options and commands.
+        .target(name: "Grammars"),
+        // The seeded generator of the server's impairment and of the tests' shuffles.
+        .target(name: "SeededRandom"),
+        // Command-line option types both executables share (durations in the one grammar, ports).
         .target(
             name: "CommandLineOptions",
-            dependencies: ["NetREPLProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Grammars", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The one wrapper for the system calls swift-system does not make; the only place EINTR is seen.
+        .target(
+            name: "SystemCalls",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
         ),
         // Sockets, the wait, the UDP and TCP transports and the reply tracker; no terminal, no wording.
         .target(
             name: "NetREPLTransport",
             dependencies: [
-                "NetREPLProtocol",
+                "NetREPLProtocol", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(
             name: "NetREPLCore",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport",
+                "UTF8Decoding", "NetREPLProtocol", "NetREPLTransport", "SystemCalls", "Grammars",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -60,7 +74,7 @@ let package = Package(
         .target(
             name: "NetREPLServer",
             dependencies: [
-                "UTF8Decoding", "NetREPLProtocol",
+                "UTF8Decoding", "NetREPLProtocol", "SystemCalls", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -68,6 +82,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // The load generator behind `netrepl bench`: plain sockets and its own threads, independent
@@ -85,6 +100,8 @@ let package = Package(
                 "NetREPLCore", "NetREPLTransport", "LineEditing", "NetREPLServer", "CommandLineOptions", "NetREPLBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -96,12 +113,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(
             name: "NetREPLServerTests",
             dependencies: [
-                "NetREPLServer", "NetREPLProtocol",
+                "NetREPLServer", "NetREPLProtocol", "SeededRandom",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,15 +129,22 @@ let package = Package(
         // Servers that misbehave on purpose (delay, duplicate, flood, dribble, cut, reset), for tests only.
         .target(name: "MisbehavingPeers", path: "Tests/MisbehavingPeers"),
         // Drives the terminal line source as a live session does, for pty tests only.
-        .executableTarget(name: "LiveLineProbe", dependencies: ["LineEditing", "NetREPLCore"], path: "Tests/LiveLineProbe"),
-        .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol"]),
+        .executableTarget(
+            name: "LiveLineProbe",
+            dependencies: ["LineEditing", "NetREPLCore", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/LiveLineProbe"
+        ),
+        .testTarget(name: "NetREPLProtocolTests", dependencies: ["NetREPLProtocol", "Grammars"]),
         .testTarget(
             name: "NetREPLTransportTests",
-            dependencies: ["NetREPLTransport", "NetREPLProtocol", "MisbehavingPeers"]
+            dependencies: ["NetREPLTransport", "NetREPLProtocol", "MisbehavingPeers", "SeededRandom"]
         ),
         .testTarget(
             name: "NetREPLCoreTests",
-            dependencies: ["NetREPLCore", "NetREPLTransport", "MisbehavingPeers"]
+            dependencies: [
+                "NetREPLCore", "NetREPLTransport", "MisbehavingPeers",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -2,7 +2,7 @@
 // one grammar of NetREPLProtocol, shown in --help as a person writes them.
 
 import ArgumentParser
-import NetREPLProtocol
+import Grammars
 
 /// A command-line duration: `1`, `0.5s`, `250ms`, `500us` (a bare number is seconds).
 public struct DurationOption: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {

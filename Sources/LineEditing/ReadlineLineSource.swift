@@ -8,6 +8,8 @@ import CReadline
 import NetREPLCore
 import NetREPLTransport
 import Synchronization
+import SystemCalls
+import SystemPackage
 
 import Glibc
 
@@ -259,13 +261,17 @@ enum Readline {
         let fd = inputDescriptor
         while handlerInstalled && (keepPromptUp || completed.isEmpty) {
             var wait = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&wait, 1, 0)
-            if ready < 0 {
-                if errno == EINTR || errno == EAGAIN { break }
+            let ready: Int32?
+            do {
+                ready = try interruptible { poll(&wait, 1, 0) }
+            } catch .resourceTemporarilyUnavailable {
+                break
+            } catch {
                 endInput()
                 break
             }
-            if ready == 0 { break }
+            // nil: a signal came, which the next service() acts on.
+            guard let ready, ready > 0 else { break }
             if wait.revents & Int16(POLLNVAL) != 0 {
                 endInput()
                 break
@@ -305,7 +311,7 @@ enum Readline {
         guard !bytes.isEmpty else { return }
         var text = bytes
         if handlerInstalled && text.last != UInt8(ascii: "\n") { text.append(UInt8(ascii: "\n")) }
-        let out = FileDescriptorSink(fd: fileno(netrepl_rl_outstream()))
+        let out = FileDescriptorSink(FileDescriptor(rawValue: fileno(netrepl_rl_outstream())))
         guard handlerInstalled else {
             netrepl_flush_stdout()
             out.write(text)

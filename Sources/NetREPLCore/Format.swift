@@ -1,6 +1,5 @@
 // Small formatters shared by the session output, :stats and the history table, without Foundation.
 
-import NetREPLProtocol
 
 /// `x` with exactly `decimals` digits after the point (round half away from zero).
 func fixed(_ x: Double, _ decimals: Int) -> String {
@@ -57,26 +56,32 @@ extension StringProtocol {
 
 /// A JSON string literal for `text`.
 func jsonString(_ text: String) -> String {
-    var out = "\""
+    // Controls, and the invisible characters (bidi controls, zero-width) that could make a
+    // reader of the JSON see another text than the one there.
+    "\"" + backslashEscaped(text, also: ["\""], hexPrefix: "\\u", hexDigits: 4, where: Sanitizer.needsEscape) + "\""
+}
+
+/// `text` with a backslash before itself and `also`, `\n`, `\r` and `\t` for those controls, and
+/// `hexPrefix` and `hexDigits` hex digits for any other scalar `needsHex` picks. JSON strings and
+/// the history file's fields both escape this way, with their own prefix and picks.
+func backslashEscaped(_ text: String, also: Set<Unicode.Scalar> = [], hexPrefix: String, hexDigits: Int,
+                      where needsHex: (Unicode.Scalar) -> Bool) -> String {
+    var out = ""
     for scalar in text.unicodeScalars {
         switch scalar {
-        case "\"": out += "\\\""
         case "\\": out += "\\\\"
         case "\n": out += "\\n"
         case "\r": out += "\\r"
         case "\t": out += "\\t"
+        case _ where also.contains(scalar): out += "\\" + String(scalar)
+        case _ where needsHex(scalar):
+            let hex = String(scalar.value, radix: 16)
+            out += hexPrefix + String(repeating: "0", count: max(0, hexDigits - hex.count)) + hex
         default:
-            // Controls, and the invisible characters (bidi controls, zero-width) that could make a
-            // reader of the JSON see another text than the one there.
-            if Sanitizer.needsEscape(scalar) {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
+            out.unicodeScalars.append(scalar)
         }
     }
-    return out + "\""
+    return out
 }
 
 /// Standard base64 (RFC 4648), for `--json` replies that are not valid UTF-8.

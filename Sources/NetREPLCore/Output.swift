@@ -21,7 +21,7 @@ public final class FileDescriptorSink: OutputSink {
     private let descriptor: FileDescriptor
     public private(set) var failed = false
 
-    public init(fd: Int32) { descriptor = FileDescriptor(rawValue: fd) }
+    public init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
 
     public func write(_ bytes: [UInt8]) {
         guard !failed, !bytes.isEmpty else { return }

@@ -1,7 +1,7 @@
 // Lines from standard input when it is not a terminal: no prompt, no editing, no recall.
 
-import Glibc
 import NetREPLTransport
+import SystemCalls
 import SystemPackage
 
 public final class PipedLineSource: LineSource {
@@ -12,8 +12,8 @@ public final class PipedLineSource: LineSource {
 
     public let isInteractive = false
 
-    public init(fd: Int32 = STDIN_FILENO) {
-        self.input = FileDescriptor(rawValue: fd)
+    public init(input: FileDescriptor = .standardInput) {
+        self.input = input
     }
 
     /// The next line without its newline; a last line without one still counts. A line ending
@@ -42,15 +42,15 @@ public final class PipedLineSource: LineSource {
             if let sig = Signals.take() { return .terminated(signal: sig) }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             do {
-                // Not retried here on EINTR: the signal that interrupted the read is looked at first.
-                let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0, retryOnInterrupt: false) }
+                // Interrupted: the signal is looked at before reading again.
+                guard let n = try chunk.withUnsafeMutableBytes({ buffer throws(Errno) in try input.readInterruptibly(into: buffer) }) else {
+                    continue
+                }
                 if n > 0 {
                     buffer += chunk[0..<n]
                 } else {
                     atEnd = true
                 }
-            } catch Errno.interrupted {
-                continue
             } catch {
                 atEnd = true
             }

@@ -3,6 +3,7 @@
 // sentence for a person; here each typed outcome becomes one.
 
 import Glibc
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 import SystemPackage

@@ -5,6 +5,7 @@
 // completion before the next, in the same order as ever.
 
 import Glibc
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 
@@ -393,7 +394,7 @@ public final class Session: CommandContext {
         case .unknown(let word, let match):
             remember(line)
             record(line.text, outcome: .error, rtt: nil)
-            fail(Commands.noSuchCommand(word, match))
+            fail(Presenter.describe(CommandError(word, match)))
         }
     }
 

@@ -2,7 +2,7 @@
 // impairment of UDP replies used in teaching (loss, delay, jitter, duplication).
 
 import NIOCore
-import NetREPLProtocol
+import SeededRandom
 
 public struct ServerConfiguration: Sendable {
     /// Address to listen on; nil means all interfaces, IPv6 and IPv4 (dual stack).

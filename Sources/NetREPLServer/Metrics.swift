@@ -9,12 +9,6 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One exported series and the field of `ServerStatistics.Snapshot` it reads. A new counter in the
 /// snapshot is exported by adding one line to `ServerMetrics.exported`.
 public struct ExportedSeries: Sendable {
@@ -129,15 +123,8 @@ public final class MetricsEndpoint: Service, Sendable {
                 }
                 .bind(host: host, port: port)
                 .get()
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            // The server's own hint would name --port; this port is --metrics-port.
-            throw ListenError(
-                transport: "http (metrics)", host: host, port: port,
-                reason: "\(String(cString: strerror(EADDRINUSE))) (another program holds this port: choose another with --metrics-port)",
-                errnoCode: EADDRINUSE
-            )
         } catch {
-            throw UppercaseServer.listenError("http (metrics)", host, port, error)
+            throw ListenError.binding(.metrics, host, port, error)
         }
         channel.withLock { $0 = bound }
         let actual = bound.localAddress?.port ?? port

@@ -1,4 +1,4 @@
-// Counters shared by all event loops, read for the shutdown summary (and by anything that exports them).
+// Counters shared by all event loops, read for the stop summary (and by anything that exports them).
 
 import Synchronization
 
@@ -15,7 +15,7 @@ public final class ServerStatistics: Sendable {
     let udpRateLimited = Atomic<Int>(0)
     let connectionsCut = Atomic<Int>(0)
 
-    init() {}
+    public init() {}
 
     public struct Snapshot: Sendable, Equatable {
         public var tcpConnections: Int
@@ -52,22 +52,5 @@ public final class ServerStatistics: Sendable {
             udpRateLimited: udpRateLimited.load(ordering: .relaxed),
             connectionsCut: connectionsCut.load(ordering: .relaxed)
         )
-    }
-}
-
-extension ServerStatistics.Snapshot {
-    /// The line printed at shutdown. Its first part is unchanged from earlier versions, for scripts;
-    /// the losses follow, always all of them, so that a zero is visible as a zero.
-    public var summaryLine: String {
-        "netrepl-server: stopped: \(tcpConnections) tcp connections, \(udpDatagrams) udp datagrams, "
-            + "\(bytesIn) bytes in, \(bytesOut) bytes out; "
-            + "\(rejectedConnections) connections refused, \(connectionsCut) cut at shutdown, "
-            + "\(udpDropped) udp replies dropped, \(udpTruncated) cut to fit, "
-            + "\(impairmentDropped) dropped by impairment, \(udpRateLimited) rate-limited"
-    }
-
-    /// True when anything was refused, cut or dropped: the summary is then also logged as a notice.
-    public var lostAnything: Bool {
-        rejectedConnections + connectionsCut + udpDropped + udpTruncated + impairmentDropped + udpRateLimited > 0
     }
 }

@@ -106,10 +106,10 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
             } else {
                 let channel = context.channel
                 let delayed = delayedReplies
-                delayed.count.add(1, ordering: .relaxed)
+                delayed.add()
                 context.eventLoop.scheduleTask(in: delay) {
                     channel.writeAndFlush(envelope, promise: nil)
-                    delayed.count.subtract(1, ordering: .relaxed)
+                    delayed.sent()
                 }
             }
         }
@@ -149,7 +149,34 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
 
 /// Replies the impairment scheduled for later; a graceful shutdown waits for them.
 final class DelayedReplies: Sendable {
-    let count = Atomic<Int>(0)
+    private let state = Mutex<(count: Int, waiters: [@Sendable () -> Void])>((0, []))
+
+    /// A reply was scheduled for later.
+    func add() {
+        state.withLock { $0.count += 1 }
+    }
+
+    /// A scheduled reply was sent.
+    func sent() {
+        let waiters = state.withLock { state -> [@Sendable () -> Void] in
+            state.count -= 1
+            guard state.count == 0 else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0() }
+    }
+
+    /// Calls `body` once no reply is waiting to be sent: at once when none is. Not called when the
+    /// event loops stop with replies still scheduled.
+    func whenSettled(_ body: @escaping @Sendable () -> Void) {
+        let idle = state.withLock { state -> Bool in
+            if state.count == 0 { return true }
+            state.waiters.append(body)
+            return false
+        }
+        if idle { body() }
+    }
 }
 
 /// A token bucket per source address (the port is ignored: a reflection victim is a host):

@@ -1,7 +1,6 @@
 // netrepl-server as a library: binds UDP and TCP on one port, serves until told to stop, and
 // stops gracefully. Embedded by `netrepl --serve`, run by the netrepl-server executable and tests.
 
-import Dispatch
 import Logging
 import NetREPLProtocol
 import NIOCore
@@ -9,132 +8,156 @@ import NIOExtras
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import SystemPackage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+/// A failure to listen: what could not be bound, where, and why, as a code and the errno behind
+/// it. The executables word it (and the hint that names their own option).
+public struct ListenError: Error, Sendable, Equatable {
+    /// What was being bound.
+    public enum Listener: String, Sendable {
+        case tcp, udp
+        case metrics = "http (metrics)"
+    }
 
-/// A failure to listen, naming what could not be bound: `tcp [::]:12000: Address already in use`.
-public struct ListenError: Error, CustomStringConvertible, Sendable {
-    public let transport: String
+    public enum Code: Sendable, Equatable {
+        /// EADDRINUSE: another program holds the port.
+        case addressInUse
+        /// EACCES: a privileged port without the privilege.
+        case permissionDenied
+        /// EADDRNOTAVAIL: not an address of this machine.
+        case addressNotAvailable
+        /// EAFNOSUPPORT: no such address family here (IPv6 disabled).
+        case familyNotSupported
+        /// The host name did not resolve.
+        case unknownHost
+        /// `run()` was called on a server that already ran.
+        case alreadyRunning
+        /// Any other failure; `errno` or `detail` says which.
+        case other
+    }
+
+    public let code: Code
+    public let listener: Listener
     public let host: String
     public let port: Int
-    public let reason: String
     /// The errno behind it, when there is one.
-    public let errnoCode: Int32?
+    public let errno: Errno?
+    /// What the failure said, when it was not an errno.
+    public let detail: String?
 
-    public var description: String {
-        "cannot listen on \(transport) \(formatHostPort(host, port)): \(reason)"
+    public init(_ code: Code, listener: Listener = .tcp, host: String = "", port: Int = 0, errno: Errno? = nil, detail: String? = nil) {
+        self.code = code
+        self.listener = listener
+        self.host = host
+        self.port = port
+        self.errno = errno
+        self.detail = detail
+    }
+
+    /// The failure of binding `listener` on `host`:`port`, from what NIO threw.
+    static func binding(_ listener: Listener, _ host: String, _ port: Int, _ error: Error) -> ListenError {
+        if let e = error as? ListenError { return e }
+        if let io = error as? IOError {
+            let errno = Errno(rawValue: io.errnoCode)
+            let code: Code = switch errno {
+            case .addressInUse: .addressInUse
+            case .permissionDenied: .permissionDenied
+            case .addressNotAvailable: .addressNotAvailable
+            case .addressFamilyNotSupported: .familyNotSupported
+            default: .other
+            }
+            return ListenError(code, listener: listener, host: host, port: port, errno: errno)
+        }
+        if error is SocketAddressError || error is SocketAddressError.UnknownHost {
+            return ListenError(.unknownHost, listener: listener, host: host, port: port)
+        }
+        return ListenError(.other, listener: listener, host: host, port: port, detail: "\(error)")
     }
 }
 
+/// Where a server listens once bound: the address (`::`, `0.0.0.0` or the one asked for) and the
+/// port (the kernel's choice when 0 was asked for).
+public struct BoundAddress: Sendable, Equatable {
+    public let host: String
+    public let port: Int
+}
+
+/// The uppercase server as a swift-service-lifecycle `Service`: `run()` binds, reports readiness
+/// through `onServerRunning` (as Hummingbird's server does), serves until the graceful shutdown,
+/// then drains for at most the grace period. It is the one way to run a server: the executable
+/// runs it in its `ServiceGroup`, `netrepl --serve` in a group of its own.
 public final class UppercaseServer: Service, Sendable {
+    /// Called once UDP and TCP are bound and serving, before `run()` waits for the shutdown. A
+    /// throw stops the server (drained, closed) and `run()` rethrows it.
+    public typealias OnServerRunning = @Sendable (BoundAddress) async throws -> Void
+
     public let configuration: ServerConfiguration
-    public let statistics = ServerStatistics()
+    public let statistics: ServerStatistics
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let onServerRunning: OnServerRunning?
     private let delayedReplies = DelayedReplies()
-    private let state = Mutex<State>(.idle)
+    private let started = Atomic<Bool>(false)
 
     private struct Listening: @unchecked Sendable {
         // Channels are Sendable; the quiescing helper is too. The struct is only moved between threads.
         let tcp: Channel
         let udp: [Channel]
         let quiesce: ServerQuiescingHelper
-        let host: String
-        let port: Int
+        let address: BoundAddress
     }
 
-    private enum State {
-        case idle
-        case listening(Listening)
-        case stopped
-    }
-
-    public init(configuration: ServerConfiguration = .init(), logger: Logger = Logger(label: "netrepl-server")) {
+    public init(
+        configuration: ServerConfiguration = .init(),
+        statistics: ServerStatistics = .init(),
+        logger: Logger = Logger(label: "netrepl-server"),
+        onServerRunning: OnServerRunning? = nil
+    ) {
         self.configuration = configuration
+        self.statistics = statistics
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        self.onServerRunning = onServerRunning
     }
 
-    /// The address and port bound, once listening: (`::`, 12000).
-    public var boundAddress: (host: String, port: Int)? {
-        state.withLock { state in
-            if case .listening(let l) = state { return (l.host, l.port) }
-            return nil
-        }
-    }
-
-    /// Binds UDP and TCP and starts serving; returns the port. Blocking: for synchronous callers.
-    @discardableResult
-    public func start() throws -> Int {
-        try record(listen().wait())
-    }
-
-    /// Binds UDP and TCP and starts serving; returns the port.
-    @discardableResult
-    public func startAsync() async throws -> Int {
-        try record(await listen().get())
-    }
-
-    /// Service: serves until graceful shutdown (SIGINT/SIGTERM via ServiceGroup), then drains.
+    /// Binds UDP and TCP (throwing `ListenError` when it cannot), serves until the graceful
+    /// shutdown or cancellation, then lets replies in flight finish for at most the grace period
+    /// and closes everything. A server runs once.
     public func run() async throws {
-        if boundAddress == nil { try await startAsync() }
-        try? await gracefulShutdown()
-        await stop()
-    }
-
-    /// Stops accepting, lets replies in flight finish for at most the grace period, closes all.
-    /// Blocking: for synchronous callers such as `netrepl --serve`.
-    public func shutdown() {
-        let done = DispatchSemaphore(value: 0)
-        Task.detached { [self] in
-            await self.stop()
-            done.signal()
+        guard !started.exchange(true, ordering: .relaxed) else { throw ListenError(.alreadyRunning) }
+        // The event loops live exactly as long as run(): nothing outlives it, nothing leaks when
+        // the server is made and never run.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        let listening: Listening
+        do {
+            listening = try await listen(group: group).get()
+        } catch {
+            // A failed bind reports its failure before the closing of its channel has queued the
+            // last task on the channel's loop; shut down now, and NIO logs an ERROR line for that
+            // task. A task queued on every loop runs only after those.
+            for loop in group.makeIterator() {
+                try? await loop.submit {}.get()
+            }
+            try? await group.shutdownGracefully()
+            throw error
         }
-        done.wait()
-    }
-
-    /// Stops accepting, lets replies in flight finish for at most the grace period, closes all.
-    public func stop() async {
-        guard await drainIfListening() else { return }
+        announce(listening)
+        do {
+            try await onServerRunning?(listening.address)
+        } catch {
+            await drain(listening)
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        // Returns at the graceful shutdown; throws on cancellation, which ends the serving too.
+        try? await gracefulShutdown()
+        logger.info("shutting down", metadata: ["grace_period_ms": "\(configuration.gracePeriod.nanoseconds / 1_000_000)"])
+        await drain(listening)
+        // Everything tied to the event loops (channels, the quiescing helper) is released by now.
         try? await group.shutdownGracefully()
     }
 
-    /// Drains when listening; false when already stopped. Everything tied to the event loops
-    /// (channels, the quiescing helper) is released on return, before the loops shut down.
-    private func drainIfListening() async -> Bool {
-        let previous = state.withLock { state -> State in
-            let previous = state
-            state = .stopped
-            return previous
-        }
-        switch previous {
-        case .listening(let listening):
-            logger.info("shutting down", metadata: ["grace_period_ms": "\(configuration.gracePeriod.nanoseconds / 1_000_000)"])
-            await drain(listening)
-            return true
-        case .idle:
-            return true
-        case .stopped:
-            return false
-        }
-    }
-
-    private func record(_ listening: Listening) throws -> Int {
-        let accepted = state.withLock { state -> Bool in
-            guard case .idle = state else { return false }
-            state = .listening(listening)
-            return true
-        }
-        guard accepted else {
-            listening.tcp.close(promise: nil)
-            listening.udp.forEach { $0.close(promise: nil) }
-            throw ListenError(transport: "tcp", host: listening.host, port: listening.port, reason: "server already started or stopped", errnoCode: nil)
-        }
-        logger.info("listening", metadata: ["address": "\(formatHostPort(listening.host, listening.port))", "threads": "\(configuration.threads)"])
+    private func announce(_ listening: Listening) {
+        let address = listening.address
+        logger.info("listening", metadata: ["address": "\(formatHostPort(address.host, address.port))", "threads": "\(configuration.threads)"])
         // Whoever reads the log must not mistake deliberate losses for a fault.
         if configuration.impairment.isActive {
             logger.notice("udp replies are impaired: \(configuration.impairment.summary)")
@@ -142,20 +165,29 @@ public final class UppercaseServer: Service, Sendable {
         if let limit = configuration.udpRateLimit {
             logger.notice("udp replies are rate-limited: at most \(limit) a second per source address")
         }
-        return listening.port
     }
 
+    /// Closes the listening socket and asks each connection to finish its reply and close; waits
+    /// for that and for the replies delayed by the impairment, or for the grace deadline, whichever
+    /// comes first. Connections still open then are counted as cut (the loops' shutdown closes them).
     private func drain(_ listening: Listening) async {
-        let deadline = ContinuousClock.now + .nanoseconds(configuration.gracePeriod.nanoseconds)
+        let loop = listening.tcp.eventLoop
+        let quiesced = loop.makePromise(of: Void.self)
         let tcpDrained = Atomic<Bool>(false)
-        let promise = listening.tcp.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { _ in tcpDrained.store(true, ordering: .relaxed) }
-        // Closes the listening socket, asks each connection to finish its reply and close.
-        listening.quiesce.initiateShutdown(promise: promise)
-        // Replies already delayed by the impairment are in flight too.
-        while ContinuousClock.now < deadline,
-              !tcpDrained.load(ordering: .relaxed) || delayedReplies.count.load(ordering: .relaxed) > 0 {
-            try? await Task.sleep(for: .milliseconds(10))
+        quiesced.futureResult.whenComplete { _ in tcpDrained.store(true, ordering: .relaxed) }
+        listening.quiesce.initiateShutdown(promise: quiesced)
+        let delayedReplies = self.delayedReplies
+        let gracePeriod = configuration.gracePeriod
+        // The first of two events resumes: all drained, or the grace deadline.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            let deadline = loop.scheduleTask(in: gracePeriod) { once.resume() }
+            quiesced.futureResult.whenComplete { _ in
+                delayedReplies.whenSettled {
+                    deadline.cancel()
+                    once.resume()
+                }
+            }
         }
         if !tcpDrained.load(ordering: .relaxed) {
             // Still open: their reply was not all written, or the client has not closed after our
@@ -171,61 +203,61 @@ public final class UppercaseServer: Service, Sendable {
 
     // MARK: - Binding
 
-    private func listen() -> EventLoopFuture<Listening> {
+    private func listen(group: EventLoopGroup) -> EventLoopFuture<Listening> {
         if let host = configuration.host {
-            return listen(host: host, attemptsLeft: 32)
+            return listen(group: group, host: host, attemptsLeft: 32)
         }
         // All interfaces: dual stack where the machine has IPv6, else IPv4 only.
-        return listen(host: "::", attemptsLeft: 32).flatMapError { error in
-            if let e = error as? ListenError, e.transport == "tcp", e.errnoCode == EAFNOSUPPORT || e.errnoCode == EADDRNOTAVAIL {
+        return listen(group: group, host: "::", attemptsLeft: 32).flatMapError { error in
+            if let e = error as? ListenError, e.listener == .tcp, e.code == .familyNotSupported || e.code == .addressNotAvailable {
                 self.logger.info("IPv6 unavailable: listening on IPv4 only")
-                return self.listen(host: "0.0.0.0", attemptsLeft: 32)
+                return self.listen(group: group, host: "0.0.0.0", attemptsLeft: 32)
             }
-            return self.group.next().makeFailedFuture(error)
+            return group.next().makeFailedFuture(error)
         }
     }
 
-    private func listen(host: String, attemptsLeft: Int) -> EventLoopFuture<Listening> {
+    private func listen(group: EventLoopGroup, host: String, attemptsLeft: Int) -> EventLoopFuture<Listening> {
         let requestedPort = configuration.port
         let quiesce = ServerQuiescingHelper(group: group)
-        return tcpBootstrap(quiesce: quiesce).bind(host: host, port: requestedPort)
-            .flatMapErrorThrowing { error in throw Self.listenError("tcp", host, requestedPort, error) }
+        return tcpBootstrap(group: group, quiesce: quiesce).bind(host: host, port: requestedPort)
+            .flatMapErrorThrowing { error in throw ListenError.binding(.tcp, host, requestedPort, error) }
             .flatMap { tcp in
                 let port = tcp.localAddress?.port ?? requestedPort
-                return self.bindUDP(host: host, port: port)
-                    .map { udp in Listening(tcp: tcp, udp: udp, quiesce: quiesce, host: host, port: port) }
+                return self.bindUDP(group: group, host: host, port: port)
+                    .map { udp in Listening(tcp: tcp, udp: udp, quiesce: quiesce, address: BoundAddress(host: host, port: port)) }
                     .flatMapError { error in
                         tcp.close().flatMap {
                             // Port 0: the kernel's free TCP port may be taken for UDP; try another.
-                            if requestedPort == 0, attemptsLeft > 0, (error as? ListenError)?.errnoCode == EADDRINUSE {
-                                return self.listen(host: host, attemptsLeft: attemptsLeft - 1)
+                            if requestedPort == 0, attemptsLeft > 0, (error as? ListenError)?.code == .addressInUse {
+                                return self.listen(group: group, host: host, attemptsLeft: attemptsLeft - 1)
                             }
-                            return self.group.next().makeFailedFuture(error)
+                            return group.next().makeFailedFuture(error)
                         }
                     }
             }
     }
 
-    private func bindUDP(host: String, port: Int) -> EventLoopFuture<[Channel]> {
+    private func bindUDP(group: EventLoopGroup, host: String, port: Int) -> EventLoopFuture<[Channel]> {
         // One socket per event loop, spread by the kernel (SO_REUSEPORT); with impairment on, one
         // socket, so that a seed fixes the sequence of drops and delays in arrival order.
         // Likewise with a rate limit, so that one table sees every datagram from a source (the
         // kernel spreads one source's datagrams over the sockets by port).
         let sockets = configuration.impairment.isActive || configuration.udpRateLimit != nil ? 1 : configuration.threads
-        return udpBootstrap(reusePort: sockets > 1).bind(host: host, port: port)
-            .flatMapErrorThrowing { error in throw Self.listenError("udp", host, port, error) }
+        return udpBootstrap(group: group, reusePort: sockets > 1).bind(host: host, port: port)
+            .flatMapErrorThrowing { error in throw ListenError.binding(.udp, host, port, error) }
             .flatMap { first in
-                let rest = (1..<sockets).map { _ in self.udpBootstrap(reusePort: true).bind(host: host, port: port) }
+                let rest = (1..<sockets).map { _ in self.udpBootstrap(group: group, reusePort: true).bind(host: host, port: port) }
                 return EventLoopFuture.whenAllSucceed(rest, on: first.eventLoop)
                     .map { [first] + $0 }
                     .flatMapErrorThrowing { error in
                         first.close(promise: nil)
-                        throw Self.listenError("udp", host, port, error)
+                        throw ListenError.binding(.udp, host, port, error)
                     }
             }
     }
 
-    private func tcpBootstrap(quiesce: ServerQuiescingHelper) -> ServerBootstrap {
+    private func tcpBootstrap(group: EventLoopGroup, quiesce: ServerQuiescingHelper) -> ServerBootstrap {
         let statistics = self.statistics
         let logger = self.logger
         let configuration = self.configuration
@@ -284,7 +316,7 @@ public final class UppercaseServer: Service, Sendable {
             }
     }
 
-    private func udpBootstrap(reusePort: Bool) -> DatagramBootstrap {
+    private func udpBootstrap(group: EventLoopGroup, reusePort: Bool) -> DatagramBootstrap {
         let statistics = self.statistics
         let logger = self.logger
         let impairment = configuration.impairment
@@ -311,27 +343,22 @@ public final class UppercaseServer: Service, Sendable {
                 }
             }
         if reusePort {
-            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
+            bootstrap = bootstrap.channelOption(.socketOption(.reusePort), value: 1)
         }
         return bootstrap
     }
+}
 
-    static func listenError(_ transport: String, _ host: String, _ port: Int, _ error: Error) -> ListenError {
-        if let e = error as? ListenError { return e }
-        if let io = error as? IOError {
-            let hint: String
-            switch io.errnoCode {
-            case EADDRINUSE: hint = " (another program holds this port: stop it, or choose another with --port)"
-            case EACCES: hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE: choose another with --port)"
-            case EADDRNOTAVAIL: hint = " (not an address of this machine: check --host)"
-            default: hint = ""
-            }
-            return ListenError(transport: transport, host: host, port: port, reason: String(cString: strerror(io.errnoCode)) + hint, errnoCode: io.errnoCode)
-        }
-        if error is SocketAddressError || error is SocketAddressError.UnknownHost {
-            return ListenError(transport: transport, host: host, port: port, reason: "unknown host (check --host)", errnoCode: nil)
-        }
-        return ListenError(transport: transport, host: host, port: port, reason: "\(error)", errnoCode: nil)
+/// A continuation resumed by the first of several callers; the later ones do nothing.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume() {
+        continuation.withLock { $0.take() }?.resume()
     }
 }
 
@@ -353,20 +380,5 @@ final class RateLimit: Sendable {
             state = (now, 0)
             return suppressed
         }
-    }
-}
-
-/// Raising the soft limit on open files to the hard limit, so that thousands of connections fit.
-public enum ResourceLimits {
-    @discardableResult
-    public static func raiseOpenFileLimit() -> (soft: UInt64, hard: UInt64)? {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
 }

@@ -4,6 +4,7 @@
 // is settled once, as answered or timed out. Typed events only; the wording is the caller's.
 
 import Glibc
+import SystemCalls
 import SystemPackage
 
 /// What the pinger is asked to do.

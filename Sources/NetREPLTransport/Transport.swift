@@ -5,6 +5,7 @@
 
 import Glibc
 import Synchronization
+import SystemCalls
 
 /// Identifies one line submitted to a transport, from submission until it settles.
 public struct SubmissionID: Hashable, Sendable {
@@ -102,8 +103,8 @@ public enum Poller {
         // Rounded up, so that a wait never wakes a hair early and spins.
         let milliseconds = Int32((wait.components.seconds * 1000) + (wait.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
         var fds = interests.map { pollfd(fd: $0.descriptor, events: Int16($0.writable ? POLLOUT : POLLIN), revents: 0) }
-        let rc = poll(&fds, nfds_t(fds.count), milliseconds)
-        guard rc > 0 else { return [] }
+        // Interrupted (nil) or failed: nothing is ready; the caller looks at its signals and clock.
+        guard let rc = try? interruptible({ poll(&fds, nfds_t(fds.count), milliseconds) }), rc > 0 else { return [] }
         return Set(fds.filter { $0.revents != 0 }.map(\.fd))
     }
 }

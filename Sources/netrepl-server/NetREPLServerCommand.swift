@@ -9,12 +9,7 @@ import NetREPLProtocol
 import NetREPLServer
 import Prometheus
 import ServiceLifecycle
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 @main
 struct NetREPLServerCommand: AsyncParsableCommand {
@@ -31,8 +26,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on (default: all interfaces, IPv6 and IPv4).", valueName: "host"))
     var host: String?
 
-    @Option(help: ArgumentHelp("Port for both UDP and TCP; 0 picks one free for both.", valueName: "port"))
-    var port: Int = 12000
+    @Option(help: ArgumentHelp("Port for both UDP and TCP (0 to 65535); 0 picks one free for both.", valueName: "port"))
+    var port: Port = .standard
 
     @Option(help: ArgumentHelp("Event loops (threads); default one per CPU this process may use (affinity, cgroup quota).", valueName: "n"))
     var threads: Int = CPUBudget.available
@@ -51,8 +46,8 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Answer at most this many UDP datagrams a second per source address (default: no limit).", valueName: "n"))
     var udpRateLimit: Int?
 
-    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port, on the --host address; 0 picks a free one.", valueName: "port"))
-    var metricsPort: Int?
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port (0 to 65535), on the --host address; 0 picks a free one.", valueName: "port"))
+    var metricsPort: Port?
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: LogLevel = .info
@@ -71,8 +66,6 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port).") }
-        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535, not \(metricsPort).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
         if let udpRateLimit, udpRateLimit < 1 { throw ValidationError("--udp-rate-limit must be at least 1 datagram a second; leave it out for no limit.") }
@@ -96,10 +89,21 @@ struct NetREPLServerCommand: AsyncParsableCommand {
             logger.debug("open file limit", metadata: ["soft": "\(limit.soft)", "hard": "\(limit.hard)"])
         }
 
+        let statistics = ServerStatistics()
+        let metrics = metricsPort.map { _ in
+            let metrics = ServerMetrics(statistics: statistics, version: netreplVersion)
+            // Whatever is recorded through swift-metrics in this process is served beside our series.
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+            return MetricsEndpoint(metrics: metrics, logger: logger)
+        }
+        let systemd = SystemdNotifier().map { notifier in
+            SystemdNotifyService(notifier: notifier) { logger.warning("\($0)") }
+        }
+        let metricsPort = self.metricsPort
         let server = UppercaseServer(
             configuration: ServerConfiguration(
                 host: host,
-                port: port,
+                port: port.value,
                 threads: threads,
                 idleTimeout: idleTimeout.duration > .zero ? TimeAmount(idleTimeout.duration) : nil,
                 maxConnections: maxConnections,
@@ -107,43 +111,25 @@ struct NetREPLServerCommand: AsyncParsableCommand {
                 impairment: impairment,
                 udpRateLimit: udpRateLimit
             ),
+            statistics: statistics,
             logger: logger
-        )
-        do {
-            try await server.startAsync()
-        } catch {
-            await server.stop()
-            writeLine(STDERR_FILENO, "netrepl-server: \(error)")
-            throw ExitCode.failure
+        ) { bound in
+            let address = formatHostPort(bound.host, bound.port)
+            if let metrics, let metricsPort {
+                let port = try await metrics.start(host: bound.host, port: metricsPort.value)
+                writeLine(.standardOutput, "netrepl-server: metrics on http://\(formatHostPort(bound.host, port))/metrics")
+            }
+            // Scripts and tests wait for this line, and may send SIGTERM as soon as they see it: it
+            // is written from within the group, whose signal handlers are in place by then.
+            writeLine(.standardOutput, "netrepl-server: ready, udp and tcp on \(address)")
+            systemd?.ready(status: "serving udp and tcp on \(address)")
         }
-        guard let bound = server.boundAddress else { throw ExitCode.failure }
+        // Shut down in reverse order: STOPPING=1 goes out first, then the server drains, and the
+        // metrics are served to the end.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let metricsPort {
-            let metrics = ServerMetrics(statistics: server.statistics, version: netreplVersion)
-            // Whatever is recorded through swift-metrics in this process is served beside our series.
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-            let endpoint = MetricsEndpoint(metrics: metrics, logger: logger)
-            do {
-                let port = try await endpoint.start(host: bound.host, port: metricsPort)
-                writeLine(STDOUT_FILENO, "netrepl-server: metrics on http://\(formatHostPort(bound.host, port))/metrics")
-            } catch {
-                await server.stop()
-                writeLine(STDERR_FILENO, "netrepl-server: \(error)")
-                throw ExitCode.failure
-            }
-            services.append(.init(service: endpoint))
-        }
+        if let metrics { services.append(.init(service: metrics)) }
         services.append(.init(service: server))
-        // Scripts and tests wait for this line, and may send SIGTERM as soon as they see it: so it
-        // is written by a service of the group, once the group traps the signals.
-        let notify = SystemdNotifier().map { notifier in
-            SystemdNotifyService(notifier: notifier, status: "serving udp and tcp on \(formatHostPort(bound.host, bound.port))") {
-                logger.warning("\($0)")
-            }
-        }
-        services.append(.init(service: ReadyLine(text: "netrepl-server: ready, udp and tcp on \(formatHostPort(bound.host, bound.port))",
-                                                 notify: notify)))
-
+        if let systemd { services.append(.init(service: systemd)) }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -151,40 +137,45 @@ struct NetREPLServerCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
-        let summary = server.statistics.snapshot
-        writeLine(STDOUT_FILENO, summary.summaryLine)
-        // Losses also go to the log, where an operator watching it (not stdout) sees them.
-        if summary.lostAnything {
-            logger.notice("\(summary.summaryLine.dropFirst("netrepl-server: ".count))")
+        do {
+            try await group.run()
+        } catch {
+            writeLine(.standardError, "netrepl-server: \(Self.describe(error))")
+            throw ExitCode.failure
         }
+        writeLine(.standardOutput, Self.summary(statistics.snapshot))
+    }
+
+    /// A failure to start, as one line with the hint that names our own option.
+    static func describe(_ error: Error) -> String {
+        guard let error = error as? ListenError else { return "\(error)" }
+        let option = error.listener == .metrics ? "--metrics-port" : "--port"
+        let hint: String
+        switch error.code {
+        case .addressInUse where error.listener == .metrics:
+            hint = " (another program holds this port: choose another with \(option))"
+        case .addressInUse: hint = " (another program holds this port: stop it, or choose another with \(option))"
+        case .permissionDenied: hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE: choose another with \(option))"
+        case .addressNotAvailable: hint = " (not an address of this machine: check --host)"
+        case .unknownHost: hint = "unknown host (check --host)"
+        default: hint = ""
+        }
+        return "cannot listen on \(error.listener.rawValue) \(formatHostPort(error.host, error.port)): "
+            + (error.errno.map { "\($0)" } ?? error.detail ?? "") + hint
+    }
+
+    /// The line printed at the stop. Its first part is unchanged from earlier versions, for
+    /// scripts; the losses follow, always all of them, so that a zero is visible as a zero.
+    static func summary(_ s: ServerStatistics.Snapshot) -> String {
+        "netrepl-server: stopped: \(s.tcpConnections) tcp connections, \(s.udpDatagrams) udp datagrams, "
+            + "\(s.bytesIn) bytes in, \(s.bytesOut) bytes out; "
+            + "\(s.rejectedConnections) connections refused, \(s.connectionsCut) cut at shutdown, "
+            + "\(s.udpDropped) udp replies dropped, \(s.udpTruncated) cut to fit, "
+            + "\(s.impairmentDropped) dropped by impairment, \(s.udpRateLimited) rate-limited"
     }
 }
 
-/// Writes the ready line when the service group runs (its signal handlers in place), then tells
-/// systemd (READY=1, and STOPPING=1 at the stop) when it asked to be told, then waits for the stop.
-struct ReadyLine: Service {
-    let text: String
-    let notify: SystemdNotifyService?
-
-    func run() async throws {
-        writeLine(STDOUT_FILENO, text)
-        if let notify {
-            try await notify.run()
-        } else {
-            try? await gracefulShutdown()
-        }
-    }
-}
-
-/// One whole line in one write(2), straight to the descriptor, never buffered.
-func writeLine(_ fd: Int32, _ text: String) {
-    var bytes = Array((text + "\n").utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        offset += n
-    }
+/// One whole line, straight to the descriptor, never buffered.
+func writeLine(_ descriptor: SystemPackage.FileDescriptor, _ text: String) {
+    _ = try? descriptor.writeAll((text + "\n").utf8)
 }

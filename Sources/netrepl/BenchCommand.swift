@@ -89,8 +89,8 @@ struct BenchCommand: ParsableCommand {
         sigemptyset(&unblock)
         sigaddset(&unblock, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        let err = FileDescriptorSink(fd: STDERR_FILENO)
-        let out = FileDescriptorSink(fd: STDOUT_FILENO)
+        let err = FileDescriptorSink(.standardError)
+        let out = FileDescriptorSink(.standardOutput)
         let kind: BenchTransport = transport == .tcp ? .tcp : .udp
         let plan: BenchPlan
         do {

@@ -10,6 +10,7 @@ import NetREPLCore
 import NetREPLProtocol
 import NetREPLServer
 import NetREPLTransport
+import SystemPackage
 
 enum TransportFlag: String, EnumerableFlag {
     case udp, tcp
@@ -23,7 +24,7 @@ enum TransportFlag: String, EnumerableFlag {
 }
 
 @main
-struct NetREPLCommand: ParsableCommand {
+struct NetREPLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netrepl",
         abstract: "Type lines, read the uppercase replies of a netrepl-server and their round-trip times.",
@@ -47,8 +48,8 @@ struct NetREPLCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The server's host name or address (default: localhost).", valueName: "host"))
     var host: String?
 
-    @Argument(help: ArgumentHelp("The server's port (default: 12000).", valueName: "port"))
-    var portArgument: Int?
+    @Argument(help: ArgumentHelp("The server's port, 1 to 65535 (default: 12000).", valueName: "port"))
+    var portArgument: Port?
 
     @Flag(name: .customShort("4"), help: "Use IPv4 addresses only.")
     var ipv4Only = false
@@ -67,7 +68,7 @@ struct NetREPLCommand: ParsableCommand {
     var impairment: ImpairmentOptions
 
     @Option(help: ArgumentHelp("The server's port; with --serve, the port the embedded server listens on (default: a free one).", valueName: "port"))
-    var port: Int?
+    var port: Port?
 
     @Option(name: .customLong("history-file"),
             help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
@@ -98,20 +99,20 @@ struct NetREPLCommand: ParsableCommand {
         if serve {
             if host != nil { throw ValidationError("--serve talks to its own server on 127.0.0.1; drop HOST, or drop --serve") }
             if ipv6Only { throw ValidationError("--serve listens on 127.0.0.1, an IPv4 address; drop -6") }
-            if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 0 (any free port) to 65535") }
         } else {
-            if let port, !(1...65535).contains(port) { throw ValidationError("--port \(port) is out of range; give 1 to 65535") }
-            if let p = portArgument, !(1...65535).contains(p) { throw ValidationError("PORT \(p) is out of range; give 1 to 65535") }
+            // 0, any free port, is for listening (--serve); a server to talk to has a port.
+            if port?.isAny == true { throw ValidationError("--port 0 means any free port, which only --serve can use; give 1 to 65535") }
+            if portArgument?.isAny == true { throw ValidationError("PORT 0 means any free port, which only --serve can use; give 1 to 65535") }
             if let port, let p = portArgument, port != p { throw ValidationError("PORT \(p) and --port \(port) disagree; give one of them") }
         }
     }
 
-    mutating func run() throws {
+    mutating func run() async throws {
         Signals.install()
         signal(SIGPIPE, SIG_IGN)
-        let stderrSink = FileDescriptorSink(fd: STDERR_FILENO)
+        let stderrSink = FileDescriptorSink(.standardError)
         if selfTest {
-            let stdoutSink = FileDescriptorSink(fd: STDOUT_FILENO)
+            let stdoutSink = FileDescriptorSink(.standardOutput)
             for line in clockReport(ClockCheck.run()) { stdoutSink.write(Array((line + "\n").utf8)) }
             Glibc.exit(ExitStatus.success)
         }
@@ -120,8 +121,8 @@ struct NetREPLCommand: ParsableCommand {
             Glibc.exit(ExitStatus.usageOrConnection)
         }
 
-        var target = Target(host: host ?? "localhost", port: portArgument ?? port ?? 12000)
-        var server: UppercaseServer?
+        var target = Target(host: host ?? "localhost", port: (portArgument ?? port ?? .standard).value)
+        var server: EmbeddedServer?
         var notes: [String] = []
         if serve {
             var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
@@ -129,17 +130,15 @@ struct NetREPLCommand: ParsableCommand {
             let impaired = Impairment(loss: impairment.loss.value, delay: impairment.delay.duration,
                                       jitter: impairment.jitter.duration, duplicate: impairment.duplicate.value,
                                       seed: impairment.seed)
-            let embedded = UppercaseServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port ?? 0, impairment: impaired),
-                                           logger: logger)
             do {
-                let bound = try embedded.start()
-                target = Target(host: "127.0.0.1", port: bound)
-                notes.append("embedded netrepl-server on 127.0.0.1:\(bound) (udp and tcp); it stops when netrepl does.")
+                let embedded = try await EmbeddedServer.start(
+                    configuration: ServerConfiguration(host: "127.0.0.1", port: port?.value ?? 0, impairment: impaired), logger: logger)
+                target = Target(host: "127.0.0.1", port: embedded.address.port)
+                notes.append("embedded netrepl-server on 127.0.0.1:\(embedded.address.port) (udp and tcp); it stops when netrepl does.")
                 if impaired.isActive { notes.append("its UDP replies are impaired: \(impaired.summary).") }
                 server = embedded
             } catch {
-                embedded.shutdown()
-                die("cannot start the embedded server: \(error)")
+                die("cannot start the embedded server: \(EmbeddedServer.describe(error))")
             }
         }
 
@@ -149,10 +148,10 @@ struct NetREPLCommand: ParsableCommand {
 
         // History belongs to people typing: a script piping thousands of lines must not flood the
         // recall list. A script that wants it says so with --history-file.
-        let (capacity, capacityWarning) = historyCapacity()
+        let (capacity, capacityProblem) = historyCapacity()
         let keepHistory = style.interactive || historyFile != nil
         let history = HistoryStore(path: keepHistory ? defaultHistoryPath(option: historyFile) : nil, capacity: capacity)
-        if let capacityWarning, keepHistory { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
+        if let capacityProblem, keepHistory { history.note(capacityProblem) }
         let source: LineSource
         var editor: ReadlineLineSource?
         if !lines.isEmpty {
@@ -179,15 +178,15 @@ struct NetREPLCommand: ParsableCommand {
         let status: Int32
         do {
             let session = try Session(configuration: configuration, source: source, history: history,
-                                      out: FileDescriptorSink(fd: STDOUT_FILENO), err: stderrSink)
+                                      out: FileDescriptorSink(.standardOutput), err: stderrSink)
             status = session.run()
         } catch {
             editor?.restoreTerminal()
-            server?.shutdown()
+            await server?.stop()
             die(error.description)
         }
         editor?.restoreTerminal()
-        server?.shutdown()
+        await server?.stop()
         Glibc.exit(status)
     }
 
@@ -196,18 +195,23 @@ struct NetREPLCommand: ParsableCommand {
     /// an ArgumentParser subcommand, which would let the root's HOST argument swallow the word
     /// and add a `help` subcommand that shadows a host called help; `netrepl -- bench` still
     /// reaches a host named bench.
-    static func main() {
+    static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "bench" {
-            run(BenchCommand.self, Array(arguments.dropFirst()))
+            await run(BenchCommand.self, Array(arguments.dropFirst()))
         }
-        run(Self.self, arguments)
+        await run(Self.self, arguments)
     }
 
-    private static func run<Command: ParsableCommand>(_ type: Command.Type, _ arguments: [String]) -> Never {
+    private static func run<Command: ParsableCommand>(_ type: Command.Type, _ arguments: [String]) async -> Never {
         do {
-            var command = try type.parse(arguments)
-            try command.run()
+            let parsed = try type.parse(arguments)
+            if var command = parsed as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = parsed
+                try command.run()
+            }
             Glibc.exit(0)
         } catch {
             let code = type.exitCode(for: error)
@@ -217,7 +221,7 @@ struct NetREPLCommand: ParsableCommand {
                 Glibc.exit(0)
             }
             if !message.isEmpty {
-                FileDescriptorSink(fd: STDERR_FILENO).write(Array("\(message)\n".utf8))
+                FileDescriptorSink(.standardError).write(Array("\(message)\n".utf8))
             }
             Glibc.exit(code == .validationFailure ? ExitStatus.usageOrConnection : code.rawValue)
         }

@@ -5,9 +5,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The server's process as the kernel sees it.
 private struct ProcessProbe {

@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The environment for a client run: a private history file, no colour.
 func clientEnvironment(history: String? = nil, extra: [String: String] = [:]) -> [String: String] {
@@ -189,6 +187,15 @@ enum TransportCase: String, CaseIterable, Sendable {
         #expect(r.status == 0)
         #expect(r.stdout == "EMBEDDED\nALSO\n")
         #expect(r.stderr.contains("udp 127.0.0.1:"))
+    }
+
+    @Test func serveOnATakenPortIsAOneLineErrorAndExit2() throws {
+        let holder = try ServerUnderTest(["--host", "127.0.0.1"])
+        defer { _ = holder.stop() }
+        let r = try client(["--serve", "--port", String(holder.port)], input: "never sent\n")
+        #expect(r.status == 2)
+        #expect(r.stdout == "")
+        #expect(r.stderr == "netrepl: cannot start the embedded server: cannot listen on tcp port \(holder.port): Address already in use (choose another with --port, or leave --port out for a free one)\n")
     }
 
     @Test func udpTimeoutAgainstASilentPeerIsExit1() throws {

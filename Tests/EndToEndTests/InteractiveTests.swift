@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A private HOME and history file for one test, removed afterwards.
 final class InteractiveScratch {

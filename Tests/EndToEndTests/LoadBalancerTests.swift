@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 private let nginxBinary = "/usr/sbin/nginx"
 private let streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"

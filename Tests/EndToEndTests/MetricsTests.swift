@@ -3,9 +3,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Sends UDP and TCP traffic, fetches /metrics while one connection is open and after it closed,
 /// and prints `STATUS path code` lines and the two scrapes between markers.

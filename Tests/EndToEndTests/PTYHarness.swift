@@ -4,9 +4,7 @@
 import Foundation
 import LineEditing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Keys as the terminal sends them.
 enum Key {

@@ -5,9 +5,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Text as a terminal pastes it in bracketed-paste mode; terminals send a newline as CR.
 private func bracketedPaste(_ text: String) -> String {

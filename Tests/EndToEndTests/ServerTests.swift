@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs `source` with the server's port as argv[1]; the script prints what the test compares.
 private func peer(_ server: ServerUnderTest, _ source: String, seconds: Double = 60) throws -> String {

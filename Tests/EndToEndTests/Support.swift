@@ -3,9 +3,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 enum Built {
     /// The folder holding the built products: the test bundle sits beside the executables.

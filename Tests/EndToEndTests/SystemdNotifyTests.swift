@@ -5,9 +5,7 @@ import Foundation
 import NetREPLServer
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A unix datagram socket standing in for systemd's notify socket.
 final class NotifyListener {

@@ -4,9 +4,7 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 private let unitSource = sourceTree.appendingPathComponent("dist/netrepl-server.service")
 

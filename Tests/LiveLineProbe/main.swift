@@ -13,6 +13,7 @@ import Glibc
 import LineEditing
 import NetREPLCore
 import Synchronization
+import SystemPackage
 
 let tick = Atomic<Int>(0)
 let promptChange = Atomic<Bool>(false)
@@ -46,7 +47,7 @@ loop: while true {
         let text = (1...linesPerTick).map { _ in "tick \(printedTicks)" }.joined(separator: "\n")
         if tickHides {
             source.hidePrompt()
-            FileDescriptorSink(fd: STDOUT_FILENO).write(Array((text + "\n").utf8))
+            FileDescriptorSink(.standardOutput).write(Array((text + "\n").utf8))
             source.showPrompt("probe> ")
         } else if callsPerTick > 1 {
             let start = ContinuousClock.now
@@ -63,7 +64,7 @@ loop: while true {
             say("got: \(line.text)")
             if line.text == "hide" {
                 source.hidePrompt()
-                FileDescriptorSink(fd: STDOUT_FILENO).write(Array("hidden\n".utf8))
+                FileDescriptorSink(.standardOutput).write(Array("hidden\n".utf8))
                 source.showPrompt("probe> ")
             }
         case .interrupted:
@@ -75,4 +76,4 @@ loop: while true {
 }
 source.hidePrompt()
 source.restoreTerminal()
-FileDescriptorSink(fd: STDOUT_FILENO).write(Array("bye\n".utf8))
+FileDescriptorSink(.standardOutput).write(Array("bye\n".utf8))

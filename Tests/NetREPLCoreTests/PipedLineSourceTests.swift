@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import MisbehavingPeers
 import NetREPLTransport
+import SystemPackage
 @testable import NetREPLCore
 
 @Suite(.serialized) struct PipedLineSourceTests {
@@ -12,7 +13,7 @@ import NetREPLTransport
         pipe(&fds)
         _ = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
         close(fds[1])
-        return PipedLineSource(fd: fds[0])
+        return PipedLineSource(input: FileDescriptor(rawValue: fds[0]))
     }
 
     @Test func splitsLines() {

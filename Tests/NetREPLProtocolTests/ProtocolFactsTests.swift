@@ -1,6 +1,7 @@
 // The facts both executables share: the one duration grammar, host:port, datagram limits.
 
 import Foundation
+import Grammars
 import NetREPLProtocol
 import Testing
 

@@ -4,9 +4,7 @@
 import NIOCore
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 @testable import NetREPLServer
 
 @Suite struct CPUBudgetTests {

@@ -1,7 +1,7 @@
 // The streaming uppercaser against the standard library's full case mapping, at every split point.
 
 import NIOCore
-import NetREPLProtocol
+import SeededRandom
 import Testing
 @testable import NetREPLServer
 

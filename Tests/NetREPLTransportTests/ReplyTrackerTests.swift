@@ -1,7 +1,7 @@
 // The reply tracker on its own, fed arrivals and instants without sockets: attribution by
 // ticket, late and duplicate replies, framing, truncation, and bounded memory for noise.
 
-import NetREPLProtocol
+import SeededRandom
 import Testing
 @testable import NetREPLTransport
 

@@ -1,6 +1,7 @@
 // The `:` commands, each against the narrow context a session gives them: they read and change
 // the session's settings, send lines and say things, and know nothing else of the loop.
 
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 
@@ -85,22 +86,6 @@ enum Commands {
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
                 arguments: .none, completions: { _ in [] }, run: { c, _ in c.quit() }),
     ]
-
-    /// Why `word` names no command: ambiguous, or unknown with the nearest name, or (when none
-    /// is near) every name, so that a person always learns what to type.
-    static func noSuchCommand(_ word: String, _ match: CommandMatch) -> String {
-        let word = word.hasPrefix(":") ? String(word.dropFirst()) : word
-        switch match {
-        case .ambiguous(let names):
-            return ":\(word) is ambiguous (\(names.map { ":" + $0 }.joined(separator: ", "))); type more of it"
-        case .none where word.isEmpty, .exact, .prefix:
-            return "a command name must follow the colon; :help lists commands, and ::TEXT sends :TEXT"
-        case .none(let nearest?):
-            return "unknown command :\(word); did you mean :\(nearest)? (:help lists commands)"
-        case .none(nil):
-            return "unknown command :\(word); the commands are \(all.map { ":" + $0.name }.joined(separator: " ")) (:help explains them)"
-        }
-    }
 
     /// Checks the argument count against the command's shape; says what is wrong, or nil.
     static func argumentProblem(_ command: Command, _ arguments: String) -> String? {
@@ -194,7 +179,7 @@ enum Commands {
             }
             let match = CommandTable.match(word)
             guard let name = match.name, let command = CommandTable.command(named: name) else {
-                return c.fail(noSuchCommand(word, match))
+                return c.fail(CommandError(word, match))
             }
             c.info(command.usage)
             for line in HelpLayout.wrap(command.help, width: width - 4) { c.info("    " + line) }

@@ -1,6 +1,7 @@
 // The lab commands (:ping, :trace, :capture, :compare, :clock): their arguments read and checked
 // here, the work done by the engines in NetREPLTransport, the words by the presenter.
 
+import Grammars
 import NetREPLProtocol
 import NetREPLTransport
 

@@ -3,13 +3,15 @@
 // It keeps the kernel's stamps of its sends and receipts, and a trace of its calls for :trace.
 
 import Glibc
+import SystemCalls
 import SystemPackage
 
 /// One received chunk: how many bytes, and when the kernel took them off the wire.
 struct Received {
     var count: Int
     /// From the kernel's receive timestamp, so that a reply that arrived while netrepl was
-    /// stopped (Ctrl-Z) or descheduled keeps its true arrival time. Nil for end of stream.
+    /// stopped (Ctrl-Z) or descheduled keeps its true arrival time; the time of the call when
+    /// the kernel gave none (the end of a stream).
     var arrival: ContinuousClock.Instant
     /// False when the kernel gave no stamp (a bare FIN) and `arrival` is the monotonic clock's now.
     var kernelStamped: Bool
@@ -75,8 +77,13 @@ final class Socket {
     /// Starts connecting; `.nowInProgress` means the answer comes with writability (`pendingError`).
     func connect(to address: SocketAddress) throws(Errno) {
         let fd = rawDescriptor
-        let rc = address.withSockaddr { sa, length in Glibc.connect(fd, sa, length) }
-        let failure = rc == 0 ? nil : Errno(rawValue: errno)
+        let failure: Errno?
+        do {
+            // nil: interrupted by a signal, after which the connect goes on in the background.
+            failure = try interruptible({ address.withSockaddr { sa, length in Glibc.connect(fd, sa, length) } }) == nil ? .interrupted : nil
+        } catch {
+            failure = error
+        }
         // The kernel binds the ephemeral port at connect, even one still in progress.
         localAddress = SocketAddress.local(of: fd)
         trace.append(.connect(address, failed: failure))
