@@ -478,7 +478,7 @@ enum Readline {
         rl_cleanup_after_signal()
         continued.store(false, ordering: .relaxed)
         setHandler(SIGTSTP, nil)
-        raise(SIGTSTP)  // stops here until `fg`; not at all in an orphaned process group
+        raiseHere(SIGTSTP)  // stops here until `fg`; not at all in an orphaned process group
         setHandler(SIGTSTP, suspendHandler)
         // After `fg` the shell has left the cursor on a fresh line; if nothing stopped us, only
         // the ^Z follows the line.
@@ -500,7 +500,7 @@ enum Readline {
             let foreground = tcgetpgrp(fd)
             if foreground <= 0 || foreground == getpgrp() { break }
             continued.store(false, ordering: .relaxed)
-            raise(SIGTTOU)
+            raiseHere(SIGTTOU)
             // Not stopped: SIGTTOU ignored, or an orphaned process group. Go on as we can.
             if !continued.load(ordering: .relaxed) { break }
         }
@@ -523,6 +523,19 @@ enum Readline {
         if current.c_lflag & cooked != saved.c_lflag & cooked {
             tcsetattr(fd, TCSANOW, &saved)
         }
+    }
+
+    /// Raises `signo` in this thread with it unblocked. The session may run on a thread of
+    /// Swift's pool (netrepl's main is async), whose threads block most signals: a stop signal
+    /// raised there would stay pending, and Ctrl-Z would do nothing.
+    private static func raiseHere(_ signo: Int32) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signo)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_UNBLOCK, &set, &previous)
+        raise(signo)
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     private static let suspendHandler: @convention(c) (Int32) -> Void = { _ in
