@@ -35,6 +35,17 @@ import Testing
         #expect(second.trace.local == first.trace.local && first.trace.local != nil)
     }
 
+    @Test func aRefusedConnectIsTracedAndNamesTheAddressTried() throws {
+        let to = try address(closedPort(type: Int32(SOCK_STREAM.rawValue)))
+        let transport = TCPTransport(addresses: [to], mode: .perLine)
+        defer { transport.close() }
+        let e = transport.exchange(Line("x"), timeout: .seconds(5))
+        #expect(e.peer == to)
+        #expect(e.trace.calls.first == .socket(family: AF_INET, stream: true))
+        #expect(e.trace.calls.contains(.connectCompleted(failed: .connectionRefused)) || e.trace.calls.contains(.connect(to, failed: .connectionRefused)))
+        #expect(e.trace.calls.last == .close)
+    }
+
     @Test func aCancelledLineKeepsTheCallsMadeForIt() throws {
         let peer = TCPPeer { c in _ = c.readToEnd() }
         defer { peer.stop() }
