@@ -13,6 +13,10 @@ final class Presenter {
     let out: OutputStream
     let err: OutputStream
 
+    /// Events are shown the moment they happen (a live prompt), not before the next line's
+    /// outcome: a late reply then needs no "not the reply to this line".
+    var live = false
+
     init(style: OutputStyle, out: OutputSink, err: OutputSink) {
         self.style = style
         self.out = OutputStream(sink: out, isTerminal: style.stdoutIsTerminal, colour: style.colour)
@@ -123,7 +127,7 @@ final class Presenter {
                 out.json(jsonLate(late, transport: transport, peer: peer, target: target))
                 return
             }
-            meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip)) (not the reply to this line): "
+            meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip))\(live ? "" : " (not the reply to this line)"): "
                  + String(decoding: late.bytes, as: UTF8.self))
         case .noise(let noise):
             if style.json {

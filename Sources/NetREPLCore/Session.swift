@@ -102,6 +102,7 @@ public final class Session: CommandContext {
         let presenter = Presenter(style: configuration.style,
                                   out: terminal.sink(out, isTerminal: configuration.style.stdoutIsTerminal),
                                   err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
+        presenter.live = live != nil
         self.presenter = presenter
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
