@@ -12,13 +12,14 @@
 # Figures:
 #   requests/s, p50/p99 and server CPU per request at 1, 8 and 64 closed-loop clients, UDP and
 #   TCP (loadgen); the one-request-per-connection rate (loadgen -m once); netrepl bench's
-#   requests/s beside loadgen's against the same servers; the yardstick: pingpong's p50 and
-#   netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server.
+#   requests/s beside loadgen's against the same servers, in ROUNDS alternating rounds; the
+#   yardstick: pingpong's p50, timed in user space and with kernel stamps as netrepl times it,
+#   and netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server.
 #
 # Usage: Benchmarks/compare.sh            about 3 minutes plus the release build
 #        QUICK=1 Benchmarks/compare.sh    smoke run: short runs, 1 and 8 clients, docs untouched
 #   environment: DURATION (s per run, 3; QUICK 0.5), WARMUP (1; QUICK 0.3), PINGS (1000; QUICK 100),
-#                INTERVAL_US (2000), OUT (results directory, Benchmarks/results), NETREPL,
+#                INTERVAL_US (2000), ROUNDS (generator rounds, 5; QUICK 2), OUT (results directory, Benchmarks/results), NETREPL,
 #                SWIFT_SERVER (binaries to use instead of building), DOCS=0 (do not rewrite the docs)
 . "$(dirname "$0")/lib.sh"
 need_two_cpus
@@ -26,8 +27,10 @@ need_two_cpus
 QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
     DURATION="${DURATION:-0.5}"; WARMUP="${WARMUP:-0.3}"; PINGS="${PINGS:-100}"; COUNTS="1 8"; DOCS="${DOCS:-0}"
+    ROUNDS="${ROUNDS:-2}"
 else
     DURATION="${DURATION:-3}"; WARMUP="${WARMUP:-1}"; PINGS="${PINGS:-1000}"; COUNTS="1 8 64"; DOCS="${DOCS:-1}"
+    ROUNDS="${ROUNDS:-5}"
 fi
 INTERVAL_US="${INTERVAL_US:-2000}"
 OUT="${OUT:-$ROOT/Benchmarks/results}"
@@ -35,7 +38,10 @@ SERVER_CPU=0
 LOAD_CPU=1
 TICK="$(getconf CLK_TCK)"
 COMMAND=Benchmarks/compare.sh
-[ "$QUICK" != 1 ] || COMMAND="QUICK=1 $COMMAND"
+# The command as given, with the settings that change what is measured.
+for setting in QUICK DURATION WARMUP PINGS INTERVAL_US ROUNDS; do
+    if [ -n "$(printenv "$setting" || true)" ]; then COMMAND="$setting=$(printenv "$setting") $COMMAND"; fi
+done
 
 "$ROOT/scripts/ensure-packages" python3 python3-matplotlib util-linux
 # Debian's matplotlib belongs to Debian's interpreter, whatever python3 comes first on PATH.
@@ -49,14 +55,15 @@ build_client
 mkdir -p "$OUT"
 LOADS="$OUT/loads.csv"; GENERATORS="$OUT/generators.csv"; YARDSTICK="$OUT/yardstick.csv"
 echo "server,mode,clients,rps,p50_us,p99_us,cpu_us_per_request,server_cpu_percent,others_percent,lost,wrong" >"$LOADS"
-echo "server,mode,generator,clients,rps,p50_us,p99_us,lost,wrong,cpu_us_per_request" >"$GENERATORS"
-echo "mode,client,count,ok,p50_us,p99_us,min_us" >"$YARDSTICK"
+echo "server,mode,round,generator,clients,rps,p50_us,p99_us,lost,wrong,cpu_us_per_request,server_cpu_percent,others_percent" >"$GENERATORS"
+echo "mode,client,clock,count,ok,kernel_stamped,p50_us,p99_us,min_us,server_cpu_percent,others_percent" >"$YARDSTICK"
 {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     machine_facts
     echo "load:    $(load_avg) (load average at the start)"
     echo "command: $COMMAND"
     echo "runs:    ${DURATION} s measured after ${WARMUP} s warm-up, 32-byte lines; servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
+    echo "         generators: $ROUNDS alternating rounds; yardstick: $PINGS lines, one every $INTERVAL_US µs"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt"
 
@@ -74,71 +81,118 @@ start() {
 # field NAME LINE: the value of NAME=... in a loadgen RESULT line.
 field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
 
+# measure FILE CMD...: runs CMD with its output to FILE and notes what the machine did meanwhile:
+# sets SERVER_TICKS (the running server's CPU ticks), MACHINE_BEFORE and MACHINE_AFTER
+# (machine_ticks) and WALL_S (seconds it took).
+measure() {
+    local file="$1" before start; shift
+    MACHINE_BEFORE="$(machine_ticks)"; before="$(cpu_ticks "$SERVER_PID")"; start="$(date +%s.%N)"
+    "$@" >"$file" || true
+    SERVER_TICKS=$(($(cpu_ticks "$SERVER_PID") - before)); MACHINE_AFTER="$(machine_ticks)"
+    WALL_S="$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
+}
+
+# shares CLIENT_CPU_S: "server CPU %,others %" of the last measure: the server's share of its core,
+# and what the rest of the machine (neither the server nor the client, whose CPU seconds are given)
+# took, as a share of both cores.
+shares() {
+    awk -v t="$SERVER_TICKS" -v hz="$TICK" -v s="$WALL_S" -v a="$MACHINE_BEFORE" -v b="$MACHINE_AFTER" -v own="${1:-0}" '
+        BEGIN {
+            split(a, x, " "); split(b, y, " "); total = y[2] - x[2]
+            others = (y[1] - x[1]) - t - own * hz; if (others < 0) others = 0
+            printf "%.0f,%.0f", (s > 0 ? 100 * t / hz / s : 0), (total > 0 ? 100 * others / total : 0)
+        }'
+}
+
 # load NAME MODE CLIENTS: one loadgen run against the running server; appends a row to loads.csv.
 load() {
-    local name="$1" mode="$2" clients="$3" before after m_before m_after out line rps
-    m_before="$(machine_ticks)"; before="$(cpu_ticks "$SERVER_PID")"
-    out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c "$clients" -d "$DURATION" -w "$WARMUP" || true)"
-    after="$(cpu_ticks "$SERVER_PID")"; m_after="$(machine_ticks)"
+    local name="$1" mode="$2" clients="$3" out line rps
+    measure "$LOGS/loadgen.out" taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c "$clients" -d "$DURATION" -w "$WARMUP"
+    out="$(cat "$LOGS/loadgen.out")"
     line="$(grep '^RESULT' <<<"$out" || true)"
     [ -n "$line" ] || { echo "$SCRIPT: loadgen gave no result for $name $mode $clients: $out" >&2; return 0; }
     rps="$(field rps "$line")"
-    awk -v n="$name" -v m="$mode" -v c="$clients" -v rps="$rps" -v p50="$(field p50_us "$line")" -v p99="$(field p99_us "$line")" \
-        -v t=$((after - before)) -v hz="$TICK" -v d="$DURATION" -v w="$WARMUP" -v a="$m_before" -v b="$m_after" \
-        -v lg="$(field cpu_s "$line")" -v lost="$(field lost "$line")" -v wrong="$(field errors "$line")" '
-        BEGIN {
-            split(a, x, " "); split(b, y, " "); total = y[2] - x[2]
-            others = (y[1] - x[1]) - t - lg * hz; if (others < 0) others = 0
-            printf "%s,%s,%d,%s,%s,%s,%s,%.0f,%.0f,%s,%s\n", n, m, c, rps, p50, p99,
-                (rps > 0 ? sprintf("%.2f", 1e6 * t / hz / (rps * (d + w))) : ""),
-                100 * t / hz / (d + w), (total > 0 ? 100 * others / total : 0), lost, wrong
-        }' | tee -a "$LOADS"
+    echo "$name,$mode,$clients,$rps,$(field p50_us "$line"),$(field p99_us "$line"),$(per_request "$SERVER_TICKS" "$rps" "$TICK"),$(shares "$(field cpu_s "$line")"),$(field lost "$line"),$(field errors "$line")" | tee -a "$LOADS"
 }
 
-# generators NAME MODE: loadgen and netrepl bench, same clients and times, against the running server.
-generators() {
-    local name="$1" mode="$2" out line json
-    out="$(taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$mode" -c 64 -d "$DURATION" -w "$WARMUP" || true)"
-    line="$(grep '^RESULT' <<<"$out" || true)"
+# per_request TICKS_OR_SECONDS RPS PER_SECOND: microseconds of CPU per request over warm-up and measurement.
+per_request() {
+    awk -v c="$1" -v r="$2" -v hz="$3" -v t="$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print d + w }')" \
+        'BEGIN { if (r > 0) printf "%.2f", 1e6 * c / hz / (r * t) }'
+}
+
+# loadgen_row NAME MODE ROUND: loadgen, 64 clients, against the running server; appends a row to generators.csv.
+loadgen_row() {
+    local line
+    measure "$LOGS/loadgen.out" taskset -c "$LOAD_CPU" "$BIN/loadgen" -p "$SERVER_PORT" -m "$2" -c 64 -d "$DURATION" -w "$WARMUP"
+    line="$(grep '^RESULT' "$LOGS/loadgen.out" || true)"
     # The generator's own CPU time per request (over warm-up and measurement) is the steadier
     # comparison on a busy machine: it does not depend on how much of its core each one got.
-    echo "$name,$mode,loadgen,64,$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field lost "$line"),$(field errors "$line"),$(
-        awk -v c="$(field cpu_s "$line")" -v r="$(field rps "$line")" -v t="$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print d + w }')" \
-            'BEGIN { if (r > 0) printf "%.2f", 1e6 * c / (r * t) }')" | tee -a "$GENERATORS"
-    json="$(taskset -c "$LOAD_CPU" "$NETREPL" bench "--$mode" --clients 64 --duration "$DURATION" --warmup "$WARMUP" --json 127.0.0.1 "$SERVER_PORT" || true)"
-    python3 -c '
-import json, sys
-r = json.loads(sys.argv[1]); l = r["latency_us"] or {}
-seconds = r["duration_s"] + r["warmup_s"]
-per = "%.2f" % (1e6 * r["cpu_s"] / (r["requests_per_s"] * seconds)) if r["requests_per_s"] else ""
-print("%s,%s,netrepl-bench,64,%.0f,%s,%s,%d,%d,%s" % (sys.argv[2], sys.argv[3], r["requests_per_s"], l.get("p50", ""), l.get("p99", ""), r["lost"], r["wrong"], per))
-' "$json" "$name" "$mode" | tee -a "$GENERATORS"
+    echo "$1,$2,$3,loadgen,64,$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field lost "$line"),$(field errors "$line"),$(
+        per_request "$(field cpu_s "$line")" "$(field rps "$line")" 1),$(shares "$(field cpu_s "$line")")" | tee -a "$GENERATORS"
 }
 
-# yardstick MODE: pingpong, then netrepl with the same count of lines piped at the same pace,
-# against the running netrepl-server.
+# bench_row NAME MODE ROUND: netrepl bench, the same clients and times; appends a row to generators.csv.
+bench_row() {
+    local cpu
+    measure "$LOGS/bench.json" taskset -c "$LOAD_CPU" "$NETREPL" bench "--$2" --clients 64 --duration "$DURATION" --warmup "$WARMUP" --json 127.0.0.1 "$SERVER_PORT"
+    cpu="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["cpu_s"])' "$LOGS/bench.json" 2>/dev/null || echo 0)"
+    python3 -c '
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except ValueError:
+    sys.exit("netrepl bench gave no result")
+l = r["latency_us"] or {}
+seconds = r["duration_s"] + r["warmup_s"]
+per = "%.2f" % (1e6 * r["cpu_s"] / (r["requests_per_s"] * seconds)) if r["requests_per_s"] else ""
+print("%s,%s,%s,netrepl-bench,64,%.0f,%s,%s,%d,%d,%s,%s" % (sys.argv[2], sys.argv[3], sys.argv[4], r["requests_per_s"], l.get("p50", ""),
+      l.get("p99", ""), r["lost"], r["wrong"], per, sys.argv[5]))
+' "$LOGS/bench.json" "$1" "$2" "$3" "$(shares "$cpu")" | tee -a "$GENERATORS" || true
+}
+
+# generators NAME MODE: loadgen and netrepl bench against the running server, ROUNDS rounds, the
+# order alternating so that neither always runs first on a machine whose load drifts.
+generators() {
+    local round
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) = 1 ]; then
+            loadgen_row "$1" "$2" "$round"; bench_row "$1" "$2" "$round"
+        else
+            bench_row "$1" "$2" "$round"; loadgen_row "$1" "$2" "$round"
+        fi
+    done
+}
+
+# yardstick MODE: pingpong (user-space and kernel-stamped times of the same exchanges), then
+# netrepl with the same count of lines piped at the same pace, against the running netrepl-server.
 yardstick() {
     local mode="$1" line flag=""
-    line="$(taskset -c "$LOAD_CPU" "$BIN/pingpong" -p "$SERVER_PORT" -m "$mode" -n "$PINGS" -i "$INTERVAL_US" | grep '^RESULT' || true)"
-    echo "$mode,pingpong,$PINGS,$(field ok "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line")" | tee -a "$YARDSTICK"
+    measure "$LOGS/pingpong.out" taskset -c "$LOAD_CPU" "$BIN/pingpong" -p "$SERVER_PORT" -m "$mode" -n "$PINGS" -i "$INTERVAL_US"
+    line="$(grep '^RESULT' "$LOGS/pingpong.out" || true)"
+    # The clients take little CPU at this pace; "others" includes them.
+    echo "$mode,pingpong,user,$PINGS,$(field ok "$line"),,$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
+    echo "$mode,pingpong,kernel,$PINGS,$(field ok "$line"),$(field kernel_ok "$line"),$(field kernel_p50_us "$line"),$(field kernel_p99_us "$line"),$(field kernel_min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
     [ "$mode" = tcp ] && flag=--tcp
     # The pacer writes one 31-character line (32 bytes with the newline, as pingpong's) per interval.
-    taskset -c "$LOAD_CPU" python3 -c '
+    measure "$LOGS/netrepl.json" bash -c 'taskset -c "$1" python3 -c "
 import sys, time
 n, gap = int(sys.argv[1]), int(sys.argv[2]) / 1e6
 start = time.monotonic()
 for i in range(n + 20):
     time.sleep(max(0, start + i * gap - time.monotonic()))
-    sys.stdout.write(("ping %d " % i).ljust(31, "x") + "\n"); sys.stdout.flush()
-' "$PINGS" "$INTERVAL_US" | taskset -c "$LOAD_CPU" "$NETREPL" --json -q $flag 127.0.0.1 "$SERVER_PORT" >"$LOGS/netrepl.json" || true
+    sys.stdout.write((\"ping %d \" % i).ljust(31, \"x\") + \"\\n\"); sys.stdout.flush()
+" "$2" "$3" | taskset -c "$1" "$4" --json -q $5 127.0.0.1 "$6"' pace "$LOAD_CPU" "$PINGS" "$INTERVAL_US" "$NETREPL" "$flag" "$SERVER_PORT"
     python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-rtts = [r.get("rtt_us") for r in rows if "rtt_us" in r][20:]   # the first 20 warm up, as in pingpong
-ok = sorted(r for r in rtts if r is not None)
+rows = [r for r in rows if "rtt_us" in r][20:]   # the first 20 warm up, as in pingpong
+ok = sorted(r["rtt_us"] for r in rows if r["rtt_us"] is not None)
+kernel = sum(1 for r in rows if r["rtt_us"] is not None and r.get("rtt_clock") == "kernel")
 pick = lambda p: ok[int((len(ok) - 1) * p)] if ok else ""
-print("%s,netrepl,%d,%d,%s,%s,%s" % (sys.argv[2], len(rtts), len(ok), pick(0.5), pick(0.99), ok[0] if ok else ""))
-' "$LOGS/netrepl.json" "$mode" | tee -a "$YARDSTICK"
+print("%s,netrepl,%s,%d,%d,%d,%s,%s,%s,%s" % (sys.argv[2], "kernel" if ok and kernel == len(ok) else "mixed", len(rows), len(ok), kernel,
+      pick(0.5), pick(0.99), ok[0] if ok else "", sys.argv[3]))
+' "$LOGS/netrepl.json" "$mode" "$(shares)" | tee -a "$YARDSTICK"
 }
 
 echo "== closed-loop load: server,mode,clients,req/s,p50 us,p99 us,CPU us/request,server CPU %,others %,lost,wrong"
