@@ -165,7 +165,9 @@ w("(loadgen first in odd rounds, bench first in even ones). A round's ratio is b
 w("loadgen's in that round; the table gives the median ratio and the spread (lowest–highest) over the")
 w("rounds, the other columns medians. Goal: `netrepl bench` within 10% of `loadgen`'s requests/s (a ratio")
 w("from 0.90 to 1.10). The generators' own CPU time per request (over warm-up and measurement) is the")
-w("steadier comparison on a busy machine, since it does not depend on how much of CPU 1 each got.")
+w("steadier comparison on a busy machine, since it does not depend on how much of CPU 1 each got: `CPU ratio`")
+w("is bench's median over loadgen's (below 1, bench spends less per request). A wide spread means the")
+w("machine's load, not the generators, decided the rounds.")
 w("`server CPU` is the server's share of its core, `others` what the rest of the machine took of both cores,")
 w("over both generators' runs.")
 w("")
@@ -179,8 +181,8 @@ def median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-w("| server | mode | rounds | loadgen req/s | bench req/s | ratio, median | ratio, spread | within 10% | loadgen / bench CPU µs/rq | loadgen / bench p50 µs | server CPU | others |")
-w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+w("| server | mode | rounds | loadgen req/s | bench req/s | ratio, median | ratio, spread | within 10% | loadgen / bench CPU µs/rq | CPU ratio | loadgen / bench p50 µs | server CPU | others |")
+w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 for server in ["c-epoll", "netrepl-server"]:
     for mode in ["udp", "tcp"]:
         mine = [r for r in generators if r["server"] == server and r["mode"] == mode]
@@ -191,9 +193,10 @@ for server in ["c-epoll", "netrepl-server"]:
             continue
         mid = median(ratios)
         med = lambda rs, key: median(num(r[key]) for r in rs)
+        cpu_a, cpu_b = med(lg.values(), "cpu_us_per_request"), med(nb.values(), "cpu_us_per_request")
         w(f"| {server} | {mode} | {len(ratios)} | {fmt(med(lg.values(), 'rps'))} | {fmt(med(nb.values(), 'rps'))} | {mid:.2f} "
           f"| {min(ratios):.2f}–{max(ratios):.2f} | {'yes' if 0.9 <= mid <= 1.1 else 'no'} "
-          f"| {fmt(med(lg.values(), 'cpu_us_per_request'), 2)} / {fmt(med(nb.values(), 'cpu_us_per_request'), 2)} "
+          f"| {fmt(cpu_a, 2)} / {fmt(cpu_b, 2)} | {f'{cpu_b / cpu_a:.2f}' if cpu_a and cpu_b else '–'} "
           f"| {fmt(med(lg.values(), 'p50_us'), 1)} / {fmt(med(nb.values(), 'p50_us'), 1)} "
           f"| {fmt(med(mine, 'server_cpu_percent'))}% | {fmt(med(mine, 'others_percent'))}% |")
 w("")
@@ -203,7 +206,9 @@ w("`Benchmarks/pingpong/pingpong.c` sends one request at a time on a fixed sched
 w("two ways at once:")
 w("")
 w("- **user space**: `CLOCK_MONOTONIC` read right around `send()` and the `recv()` that completes the reply,")
-w("  the least a user-space client can add; it includes the time the kernel takes to wake the client;")
+w("  the least a user-space client can add; it includes the time the kernel takes to wake the client, and")
+w("  the read of the send stamp when that wakes it before the reply (as it does netrepl), which costs a")
+w("  little more on TCP than a client that asks for no stamps;")
 w("- **kernel**: exactly as netrepl times a round trip, from the kernel's send stamp (`SO_TIMESTAMPING` with")
 w("  `TX_SOFTWARE|SOFTWARE|OPT_ID|OPT_TSONLY`, read from the error queue) to the kernel's receive stamp")
 w("  (`SO_TIMESTAMPNS`) of the read that completes the reply; TCP with `TCP_NODELAY`, so that the stamp of a")
