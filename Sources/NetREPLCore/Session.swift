@@ -218,7 +218,7 @@ public final class Session: CommandContext {
         case .reply: break
         case .failed(let failure) where failure.isConnectionFailure:
             exitStatus = max(exitStatus, ExitStatus.usageOrConnection)
-        case .lost, .truncated, .cancelled, .failed:
+        case .lost, .truncated, .malformed, .cancelled, .failed:
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
         // Late replies came before this line's outcome was known: they are recorded first, as

@@ -33,7 +33,7 @@ public struct TransportStatistics: Sendable {
             case .late: late += 1
             case .noise(let noise): duplicates += noise.duplicates; unexpected += noise.unexpected
             case .connected: connects += 1
-            case .fellBack: break
+            case .fellBack, .greeting: break
             }
         }
         if exchange.connectTime != nil { connects += 1 }
@@ -49,7 +49,7 @@ public struct TransportStatistics: Sendable {
             truncated += 1
         case .cancelled:
             cancelled += 1
-        case .failed:
+        case .failed, .malformed:
             errors += 1
         }
     }

@@ -103,7 +103,9 @@ final class Attendant {
     func awaitReply(on current: Attended, until deadline: ContinuousClock.Instant) -> AwaitResult {
         while true {
             let sockets = [current.socket] + kept.map(\.socket)
-            switch Readiness.wait(sockets, for: .readable, until: deadline, interruption: interruption) {
+            // A reply framed by quiet (idle=D) is complete once its connection is quiet that long.
+            let quietBy = tracker.quietDeadline(current.ticket).map { min($0, deadline) }
+            switch Readiness.wait(sockets, for: .readable, until: quietBy ?? deadline, interruption: interruption) {
             case .interrupted(let signal):
                 return .interrupted(signal: signal)
             case .failed(let error):
@@ -112,6 +114,10 @@ final class Attendant {
                 // A reply the kernel received in time still counts, even if netrepl was stopped
                 // (Ctrl-Z) or descheduled until after the deadline.
                 if let result = service(current, current: current.ticket, passes: 1, arrivedBy: deadline) { return result }
+                if let quietBy, let result = settle(tracker.quiet(current.ticket, at: quietBy), current: current.ticket) {
+                    return result
+                }
+                if let quietBy, quietBy < deadline { continue }
                 return .timedOut
             case .ready(let indexes):
                 for index in indexes where index > 0 { _ = service(kept[index - 1], current: nil, passes: 1) }

@@ -45,6 +45,9 @@ public struct ReplyTracker: Sendable {
         let framing: any ReplyFraming
         var state: State
         var buffer: [UInt8] = []
+        /// When the first and the latest byte of the reply came.
+        var firstArrival: ContinuousClock.Instant?
+        var lastArrival: ContinuousClock.Instant?
     }
 
     private var entries: [Ticket: Entry] = [:]
@@ -90,9 +93,30 @@ public struct ReplyTracker: Sendable {
             break
         }
         let awaited = entry.state == .awaited
+        if entry.buffer.isEmpty { entry.firstArrival = arrival }
+        entry.lastArrival = arrival
         entry.buffer.append(contentsOf: bytes)
         defer { entries[ticket] = entry }
-        guard let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[...]) else {
+        var verdict = entry.framing.frame(entry.buffer[...])
+        // Unasked messages (RESP3 pushes) before the reply are noise, not the reply.
+        while case .unasked(let length) = verdict {
+            noise.countUnexpected(entry.buffer[..<length])
+            entry.buffer.removeFirst(length)
+            entry.firstArrival = entry.buffer.isEmpty ? nil : arrival
+            verdict = entry.framing.frame(entry.buffer[...])
+        }
+        let length: Int, terminator: Int
+        switch verdict {
+        case .complete(let l, let t):
+            (length, terminator) = (l, t)
+        case .malformed(let problem):
+            let received = entry.buffer
+            entry.buffer = []
+            entry.state = .closed
+            if awaited { return .cut(ticket, received: received, end: .malformed(problem)) }
+            noise.countUnexpected(received)
+            return nil
+        case .needMore, .unasked:
             let limit = awaited ? maximumReply : maximumLateReply
             guard entry.buffer.count > limit else { return nil }
             let received = entry.buffer
@@ -102,14 +126,39 @@ public struct ReplyTracker: Sendable {
             noise.countUnexpected(received)
             return nil
         }
+        return complete(&entry, ticket, length: length, terminator: terminator, at: arrival, awaited: awaited)
+    }
+
+    /// Settles the reply of `entry` as its first `length` bytes; what follows them is noise.
+    private mutating func complete(_ entry: inout Entry, _ ticket: Ticket, length: Int, terminator: Int,
+                                   at arrival: ContinuousClock.Instant, awaited: Bool) -> Resolution {
         let replyBytes = Array(entry.buffer[..<(length - terminator)])
         let rest = entry.buffer[length...]
         if !rest.isEmpty { noise.countUnexpected(rest) }
+        let firstByte = Self.firstByte(entry, lastAt: arrival)
         entry.buffer = []
+        entry.firstArrival = nil
         entry.state = .answered(fingerprint: Self.fingerprint(replyBytes), length: length)
         let roundTrip = max(arrival - entry.sentAt, .zero)
-        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length)) }
+        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length, firstByte: firstByte)) }
         return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
+    }
+
+    /// When the reply of `ticket` is complete by quiet (`idle=D`): its last byte plus the period;
+    /// nil when its framing does not end replies by quiet or nothing has come.
+    public func quietDeadline(_ ticket: Ticket) -> ContinuousClock.Instant? {
+        guard let entry = entries[ticket], let period = entry.framing.quietPeriod, let last = entry.lastArrival,
+              !entry.buffer.isEmpty, entry.state == .awaited || entry.state == .abandoned else { return nil }
+        return last + period
+    }
+
+    /// The connection of `ticket` was quiet until `instant`: a reply framed by quiet is complete
+    /// (its round trip is to its last byte, not to the end of the quiet).
+    public mutating func quiet(_ ticket: Ticket, at instant: ContinuousClock.Instant) -> Resolution? {
+        guard var entry = entries[ticket], let deadline = quietDeadline(ticket), instant >= deadline,
+              let last = entry.lastArrival else { return nil }
+        defer { entries[ticket] = entry }
+        return complete(&entry, ticket, length: entry.buffer.count, terminator: 0, at: last, awaited: entry.state == .awaited)
     }
 
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
@@ -126,12 +175,13 @@ public struct ReplyTracker: Sendable {
             return nil
         case .awaited, .abandoned:
             // An empty reply to an empty line is a reply, when the end of the stream frames it.
-            let complete = end == .closed && entry.framing.endOfStreamEndsReply && (!received.isEmpty || entry.line.bytes.isEmpty)
+            let complete = end == .closed && entry.framing.endOfStreamCompletes(received[...]) && (!received.isEmpty || entry.line.bytes.isEmpty)
             let roundTrip = max(instant - entry.sentAt, .zero)
             if state == .awaited {
                 if complete {
                     entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
-                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count))
+                    let firstByte = entry.lastArrival.flatMap { Self.firstByte(entry, lastAt: $0) }
+                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count, firstByte: firstByte))
                 }
                 return .cut(ticket, received: received, end: end)
             }
@@ -168,6 +218,12 @@ public struct ReplyTracker: Sendable {
         guard !noise.isEmpty else { return nil }
         defer { noise = Noise() }
         return noise
+    }
+
+    /// The first byte's time, when it came before the last (a reply in one piece has none).
+    private static func firstByte(_ entry: Entry, lastAt last: ContinuousClock.Instant) -> Duration? {
+        guard let first = entry.firstArrival, first < last else { return nil }
+        return max(first - entry.sentAt, .zero)
     }
 
     private static func fingerprint<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {

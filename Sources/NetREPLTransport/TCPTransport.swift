@@ -15,7 +15,9 @@ public final class TCPTransport {
         }
     }
     private let addresses: [SocketAddress]
-    private let lineFraming: any ReplyFraming
+    /// Where a reply ends on a persistent connection, and what a typed line becomes on the wire;
+    /// changing it keeps the connection.
+    public var lineFraming: any ReplyFraming
     private let attendant: Attendant
     private var connection: Attended?
     /// Why the previous persistent connection ended, said when the next line reconnects.
@@ -62,7 +64,12 @@ public final class TCPTransport {
     // MARK: persistent
 
     private func persistent(_ exchange: inout Exchange, _ own: inout [TransportEvent], timeout: Duration) {
-        let payload = exchange.line.bytes + lineFraming.requestTerminator
+        let payload: [UInt8]
+        switch lineFraming.request(for: exchange.line.bytes) {
+        case .send(let bytes): payload = bytes
+        case .awaitDataBlock: payload = exchange.line.bytes + lineFraming.requestTerminator  // the session joins blocks first
+        }
+        let replyFraming = lineFraming.framing(for: exchange.line.bytes)
         exchange.bytesSent = payload.count
         if let connection {
             // Stray bytes and a close that came while the prompt waited.
@@ -87,13 +94,16 @@ public final class TCPTransport {
                     endedBecause = nil
                     connection = attended
                     current = attended
+                    if lineFraming.greetsOnConnect, let greeting = awaitGreeting(on: attended, timeout: timeout) {
+                        own.append(greeting)
+                    }
                 case .failure(let outcome):
                     exchange.outcome = outcome
                     return
                 }
             }
             let deadline: ContinuousClock.Instant
-            switch send(payload, of: &exchange, on: current, framing: lineFraming, timeout: timeout) {
+            switch send(payload, of: &exchange, on: current, framing: replyFraming, timeout: timeout) {
             case .awaiting(let until):
                 deadline = until
             case .failed(let failure):
@@ -110,13 +120,13 @@ public final class TCPTransport {
                 exchange.outcome = .reply(reply)
                 return
             case .resolved(.cut(_, let received, let end)):
-                let why: ConnectionEnd = end == .reset ? .reset : .serverClosed
+                let why: ConnectionEnd = end == .reset ? .reset : (end == .closed ? .serverClosed : .replyAbandoned)
                 replaceConnection(because: why)
                 if received.isEmpty {
                     if attempt == 0 && reused { continue }
                     exchange.outcome = .failed(.closedBeforeReply(current.peer, end))
                 } else {
-                    exchange.outcome = .truncated(received: received, end: end)
+                    exchange.outcome = .cut(received, end)
                 }
                 return
             case .resolved(.late):
@@ -183,7 +193,7 @@ public final class TCPTransport {
             exchange.outcome = .reply(reply)
             attendant.close(current)
         case .resolved(.cut(_, let received, let end)):
-            exchange.outcome = received.isEmpty ? .failed(.closedBeforeReply(current.peer, end)) : .truncated(received: received, end: end)
+            exchange.outcome = received.isEmpty ? .failed(.closedBeforeReply(current.peer, end)) : .cut(received, end)
             attendant.close(current)
         case .resolved(.late):
             attendant.close(current)
@@ -196,6 +206,19 @@ public final class TCPTransport {
             attendant.close(current)
             exchange.outcome = .failed(.receiveFailed(current.peer, error))
         }
+    }
+
+    /// Reads what a server says first on a new connection (SMTP's greeting), framed as a reply.
+    /// Nothing by the deadline, or a connection that fails, is left to the line's own exchange.
+    private func awaitGreeting(on attended: Attended, timeout: Duration) -> TransportEvent? {
+        let connected = ContinuousClock.now
+        attended.ticket = attendant.sent(Line(""), framing: lineFraming, at: connected)
+        defer { attended.ticket = .unassigned }
+        guard case .resolved(.reply(_, let reply)) = attendant.awaitReply(on: attended, until: connected + timeout) else {
+            attendant.abandon(attended.ticket)
+            return nil
+        }
+        return .greeting(reply.bytes, after: reply.roundTrip)
     }
 
     // MARK: connect and send
