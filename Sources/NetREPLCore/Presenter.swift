@@ -61,7 +61,7 @@ final class Presenter {
         }
         switch exchange.outcome {
         case .reply(let reply):
-            showReply(reply.bytes)
+            showReply(reply.bytes, request: exchange.line.bytes)
             meta(rttLine(exchange, reply))
         case .lost(let partial):
             // Named, because in a script many lines may be lost and stdout shows none of them.
@@ -86,8 +86,8 @@ final class Presenter {
     }
 
     /// A reply's bytes in the view asked for: rendered lines, or the bytes themselves.
-    func showReply(_ bytes: [UInt8]) {
-        if let lines = display.rendered(bytes) {
+    func showReply(_ bytes: [UInt8], request: [UInt8] = []) {
+        if let lines = display.rendered(bytes, request: request) {
             for line in lines { out.line(line) }
         } else {
             out.reply(bytes, raw: style.rawReplies || display.view == .raw)
@@ -95,8 +95,8 @@ final class Presenter {
     }
 
     /// The reply as `--json` holds it: as shown (RESP rendered), else its bytes.
-    private func shownBytes(_ bytes: [UInt8]) -> [UInt8] {
-        guard display.resp, let lines = RESPRendering.render(bytes) else { return bytes }
+    private func shownBytes(_ bytes: [UInt8], request: [UInt8]) -> [UInt8] {
+        guard display.resp, let lines = RESPRendering.render(bytes, request: request) else { return bytes }
         return Array(lines.joined(separator: "\n").utf8)
     }
 
@@ -242,9 +242,9 @@ final class Presenter {
 
     // MARK: JSON
 
-    private func jsonReplyFields(_ raw: [UInt8]?) -> String {
+    private func jsonReplyFields(_ raw: [UInt8]?, request: [UInt8] = []) -> String {
         guard let raw else { return "\"reply\":null" }
-        let bytes = shownBytes(raw)
+        let bytes = shownBytes(raw, request: request)
         if isValidUTF8(bytes) {
             return "\"reply\":" + jsonString(String(decoding: bytes, as: UTF8.self))
         }
@@ -277,7 +277,7 @@ final class Presenter {
             "\"target\":" + jsonString(target),
             "\"peer\":" + jsonString(e.peer?.description ?? ""),
             "\"line\":" + jsonString(e.line.text),
-            jsonReplyFields(replyBytes),
+            jsonReplyFields(replyBytes, request: e.line.bytes),
             "\"rtt_us\":" + micros(rtt),
             "\"first_byte_us\":" + micros(e.reply.map { $0.firstByte ?? $0.roundTrip }),
             "\"outcome\":" + jsonString(HistoryOutcome(e.outcome).rawValue),

@@ -35,9 +35,10 @@ public indirect enum RESPValue: Equatable, Sendable {
 public enum RESPRendering {
     /// Parses one value from `bytes` (a whole reply, its final CR LF possibly cut off); nil when
     /// they are not one.
+    /// `bytes`: the reply as the RESP framer gives it, without its final CR LF.
     public static func parse(_ bytes: [UInt8]) -> RESPValue? {
         var position = 0
-        let whole = bytes.count >= 2 && bytes.suffix(2) == [13, 10] ? bytes : bytes + [13, 10]
+        let whole = bytes + [13, 10]
         guard let value = parse(whole, &position, depth: 0), position == whole.count else { return nil }
         return value
     }
@@ -100,7 +101,7 @@ public enum RESPRendering {
         case .double(let text): return ["(double) " + text]
         case .boolean(let b): return [b ? "(true)" : "(false)"]
         case .bigNumber(let text): return ["(big number) " + text]
-        case .verbatim(let bytes): return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        case .verbatim(let bytes): return textLines(bytes)
         case .array(let items), .push(let items): return list(items.map(lines), marker: ")", empty: "(empty array)")
         case .set(let items): return list(items.map(lines), marker: "~", empty: "(empty set)")
         case .map(let pairs):
@@ -149,9 +150,28 @@ public enum RESPRendering {
         return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 
-    /// The reply's lines as shown, or nil when it is not one RESP value.
-    public static func render(_ bytes: [UInt8]) -> [String]? {
-        parse(bytes).map(lines)
+    /// The reply's lines as shown, or nil when it is not one RESP value. redis-cli shows the text
+    /// that INFO and LOLWUT return as it is, not quoted; so does this.
+    public static func render(_ bytes: [UInt8], request: [UInt8] = []) -> [String]? {
+        guard let value = parse(bytes) else { return nil }
+        if case .bulk(let text) = value, ["info", "lolwut"].contains(firstWord(request)) {
+            var lines = textLines(text)
+            if lines.last == "" { lines.removeLast() }
+            return lines
+        }
+        return lines(value)
+    }
+
+    /// The lines of `bytes`, split at LF with a CR before it dropped (by bytes: in a Swift
+    /// string CR LF is one character, which a split at "\n" does not see).
+    static func textLines(_ bytes: [UInt8]) -> [String] {
+        bytes.split(separator: 10, omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self)
+        }
+    }
+
+    static func firstWord(_ line: [UInt8]) -> String {
+        String(decoding: line.drop { $0 == 32 }.prefix { $0 != 32 }, as: UTF8.self).lowercased()
     }
 }
 
@@ -167,11 +187,11 @@ public struct ReplyDisplay: Sendable, Equatable {
     }
 
     /// The reply as text lines, when the view renders it (RESP); nil to show the bytes themselves.
-    public func rendered(_ bytes: [UInt8]) -> [String]? {
+    public func rendered(_ bytes: [UInt8], request: [UInt8] = []) -> [String]? {
         switch view {
         case .hex: return HexDump.lines(bytes)
         case .raw: return nil
-        case .text: return resp ? RESPRendering.render(bytes) : nil
+        case .text: return resp ? RESPRendering.render(bytes, request: request) : nil
         }
     }
 }

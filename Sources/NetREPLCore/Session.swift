@@ -17,6 +17,8 @@ public struct SessionConfiguration: Sendable {
     public var style: OutputStyle
     /// Extra banner lines for a person (e.g. the embedded server's address).
     public var bannerNotes: [String]
+    /// How replies are framed and shown, and how typed lines are read (issue 12).
+    public var replies = ReplySettings()
 
     public init(target: Target, family: AddressFamily = .any, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
                 timeout: Duration = .seconds(1), tcpFraming: any ReplyFraming = TerminatorFraming(),
@@ -62,6 +64,10 @@ public final class Session: CommandContext {
     private var interruptsInARow = 0
     /// The last line handled, for `!!`.
     private var lastLine: Line?
+    /// A memcached storage command waiting for its data block (the next line).
+    private var heldForDataBlock: Line?
+    /// The last line's exchange, for :expect and :assert.
+    public private(set) var lastExchange: Exchange?
     /// The signal that ended the session, once one has.
     public private(set) var endedBy: Int32?
 
@@ -74,6 +80,8 @@ public final class Session: CommandContext {
         self.history = history
         let presenter = Presenter(style: configuration.style, out: out, err: err)
         self.presenter = presenter
+        presenter.display = configuration.replies.display
+        if configuration.replies.framesReplies { self.configuration.tcpFraming = configuration.replies.framing(for: configuration.target) }
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
         } catch {
@@ -101,6 +109,7 @@ public final class Session: CommandContext {
             presenter.info("netrepl: \(configuration.transport.rawValue) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits.")
             for note in configuration.bannerNotes { presenter.info(note) }
         }
+        if let hint = configuration.replies.suggestion(forPort: configuration.target.port) { presenter.meta(hint) }
         for warning in history.takeWarnings() { presenter.warning(warning) }
         loop: while !quitting && endedBy == nil && !presenter.outputClosed {
             switch source.readLine(prompt: prompt) {
@@ -198,7 +207,13 @@ public final class Session: CommandContext {
     private var interruption: @Sendable () -> Int32? { { [interruptions] in interruptions.pending } }
 
     /// Sends `payload`, shows the outcome, counts it, and records `recordAs` in the history (nil: don't).
-    private func send(_ payload: Line, recordAs: String?) {
+    private func send(_ typed: Line, recordAs: String?) {
+        let payload: Line
+        switch configuration.replies.prepare(typed, over: configuration.transport, framing: configuration.tcpFraming, held: &heldForDataBlock) {
+        case .send(let line): payload = line
+        case .hold: return presenter.meta("(the next line is its data block)")
+        case .problem(let message): return fail(message)
+        }
         let exchange: Exchange
         switch configuration.transport {
         case .udp:
@@ -209,9 +224,11 @@ public final class Session: CommandContext {
             let transport = tcp ?? TCPTransport(addresses: addresses, mode: configuration.tcpMode,
                                                 framing: configuration.tcpFraming, interruption: interruption)
             transport.mode = configuration.tcpMode
+            transport.lineFraming = configuration.tcpFraming
             tcp = transport
             exchange = transport.exchange(payload, timeout: configuration.timeout)
         }
+        lastExchange = exchange
         statistics[exchange.transport].record(exchange)
         presenter.show(exchange, target: configuration.target.description)
         switch exchange.outcome {
@@ -255,6 +272,13 @@ public final class Session: CommandContext {
         tcp = nil
         addresses = resolved
         configuration.target = target
+        if configuration.replies.framesReplies { configuration.tcpFraming = configuration.replies.framing(for: target) }
+    }
+
+    public func changeReplies(_ change: (inout ReplySettings) -> Void) {
+        change(&configuration.replies)
+        presenter.display = configuration.replies.display
+        configuration.tcpFraming = configuration.replies.framing(for: configuration.target)
     }
 
     public func setTimeout(_ timeout: Duration) {

@@ -94,7 +94,7 @@ public final class TCPTransport {
                     endedBecause = nil
                     connection = attended
                     current = attended
-                    if lineFraming.greetsOnConnect, let greeting = awaitGreeting(on: attended, timeout: timeout) {
+                    if lineFraming.greetsOnConnect, let greeting = awaitGreeting(on: attended, connectTook: took, timeout: timeout) {
                         own.append(greeting)
                     }
                 case .failure(let outcome):
@@ -210,9 +210,10 @@ public final class TCPTransport {
 
     /// Reads what a server says first on a new connection (SMTP's greeting), framed as a reply.
     /// Nothing by the deadline, or a connection that fails, is left to the line's own exchange.
-    private func awaitGreeting(on attended: Attended, timeout: Duration) -> TransportEvent? {
+    /// Its time is from the start of the connect, as a person waiting for it counts.
+    private func awaitGreeting(on attended: Attended, connectTook: Duration, timeout: Duration) -> TransportEvent? {
         let connected = ContinuousClock.now
-        attended.ticket = attendant.sent(Line(""), framing: lineFraming, at: connected)
+        attended.ticket = attendant.sent(Line(""), framing: lineFraming, at: connected - connectTook)
         defer { attended.ticket = .unassigned }
         guard case .resolved(.reply(_, let reply)) = attendant.awaitReply(on: attended, until: connected + timeout) else {
             attendant.abandon(attended.ticket)

@@ -68,6 +68,12 @@ struct NetREPLCommand: ParsableCommand {
             help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
     var historyFile: String?
 
+    @Option(help: ArgumentHelp("Where a TCP reply ends: line (the default), lines=N, until=TEXT, idle=D, close, or the presets resp, memcached, smtp, http.", valueName: "rule"))
+    var frame: FramingRule?
+
+    @Flag(help: "End each line sent in CR LF rather than LF (the presets always do).")
+    var crlf = false
+
     @Flag(help: "Write one JSON object per exchange to standard output.")
     var json = false
 
@@ -144,7 +150,7 @@ struct NetREPLCommand: ParsableCommand {
             source = PipedLineSource()
         }
 
-        let configuration = SessionConfiguration(
+        var configuration = SessionConfiguration(
             target: target,
             family: ipv4Only ? .ipv4 : (ipv6Only ? .ipv6 : .any),
             transport: (transport == .tcp || perLine) ? .tcp : .udp,
@@ -152,6 +158,10 @@ struct NetREPLCommand: ParsableCommand {
             timeout: timeout.duration,
             style: style,
             bannerNotes: notes)
+        var settings = ReplySettings()
+        if let frame { settings.rule = frame }
+        settings.crlf = crlf
+        configuration.replies = settings
         let status: Int32
         do {
             let session = try Session(configuration: configuration, source: source, history: history,
@@ -185,4 +195,13 @@ struct NetREPLCommand: ParsableCommand {
             Glibc.exit(code == .validationFailure ? ExitStatus.usageOrConnection : code.rawValue)
         }
     }
+}
+
+extension FramingRule: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let rule = try? FramingRule.parse(argument) else { return nil }
+        self = rule
+    }
+
+    public static var defaultCompletionKind: CompletionKind { .list(FramingRule.examples) }
 }

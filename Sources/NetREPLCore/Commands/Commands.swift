@@ -14,6 +14,8 @@ public protocol CommandContext: AnyObject {
     func use(_ transport: TransportKind, mode: TCPMode?)
     func connect(to target: Target) throws(ResolutionError)
     func setTimeout(_ timeout: Duration)
+    /// Changes how replies are framed and shown, and how lines are read (:frame, :view, …).
+    func changeReplies(_ change: (inout ReplySettings) -> Void)
     /// Sends `line`, shows and counts the outcome; records it in the history when `record`.
     func send(_ line: Line, record: Bool)
     func quit()
@@ -45,6 +47,19 @@ enum Commands {
                 arguments: .none, completions: { _ in [] }, run: { c, _ in stats(c) }),
         Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
+        Command(name: "frame", usage: ":frame [RULE]",
+                help: "Show or set where a TCP reply ends: line, lines=N, until=TEXT, idle=D, close, resp, memcached, smtp, http.",
+                arguments: .rest, completions: { $0 == 0 ? FramingRule.examples : [] }, run: ReplyCommands.frame),
+        Command(name: "crlf", usage: ":crlf [on|off]", help: "Show or set whether lines end in CR LF (the presets always send CR LF).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.crlf),
+        Command(name: "header", usage: ":header [NAME: VALUE | NAME: | -]",
+                help: "Add a header to the HTTP requests that follow (NAME: alone removes it, - removes all); alone, list them.",
+                arguments: .rest, completions: { $0 == 0 ? ["Accept:", "Connection:", "-"] : [] }, run: ReplyCommands.header),
+        Command(name: "view", usage: ":view [text|hex|raw]",
+                help: "Show replies escaped (text), as a hex dump with offsets and text beside it (hex), or as they came (raw).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ReplyView.allCases.map(\.rawValue) : [] }, run: ReplyCommands.view),
+        Command(name: "escapes", usage: ":escapes [on|off]", help: "Show or set whether \\t \\r \\n \\\\ and \\xHH in a line are sent as the bytes they name.",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.escapes),
         Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
