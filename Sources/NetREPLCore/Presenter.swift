@@ -96,8 +96,8 @@ final class Presenter {
 
     /// The reply as `--json` holds it: as shown (RESP rendered), else its bytes.
     private func shownBytes(_ bytes: [UInt8], request: [UInt8]) -> [UInt8] {
-        guard display.resp, let lines = RESPRendering.render(bytes, request: request) else { return bytes }
-        return Array(lines.joined(separator: "\n").utf8)
+        guard display.resp, RESPRendering.parse(bytes) != nil else { return bytes }
+        return Array(display.shownText(bytes, request: request).utf8)
     }
 
     private func signalName(_ signal: Int32) -> String {

@@ -196,6 +196,14 @@ public struct ReplyDisplay: Sendable, Equatable {
     }
 }
 
+extension ReplyDisplay {
+    /// The reply as text, as a check reads it: RESP rendered, else the bytes decoded.
+    public func shownText(_ bytes: [UInt8], request: [UInt8] = []) -> String {
+        if resp, let lines = RESPRendering.render(bytes, request: request) { return lines.joined(separator: "\n") }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
 public enum HexDump {
     /// `00000000  68 65 6c 6c 6f 0a                                 |hello.|`, as hexdump -C.
     public static func lines(_ bytes: [UInt8]) -> [String] {

@@ -17,6 +17,8 @@ public struct SessionConfiguration: Sendable {
     public var style: OutputStyle
     /// Extra banner lines for a person (e.g. the embedded server's address).
     public var bannerNotes: [String]
+    /// The session file being run (`-f`), named with the line number in a failed check.
+    public var scriptName: String?
     /// How replies are framed and shown, and how typed lines are read (issue 12).
     public var replies = ReplySettings()
 
@@ -41,6 +43,8 @@ public enum ExitStatus {
     public static let someFailed: Int32 = 1
     /// Usage error, or a connection error (unresolvable name, nothing listening, connect failed).
     public static let usageOrConnection: Int32 = 2
+    /// A check (:expect, :assert) did not hold; it outranks the others.
+    public static let checkFailed: Int32 = 3
 }
 
 /// A session could not start: the target does not resolve. Its description is one line.
@@ -64,6 +68,10 @@ public final class Session: CommandContext {
     private var interruptsInARow = 0
     /// The last line handled, for `!!`.
     private var lastLine: Line?
+    /// Lines read so far: the line number of a failed check in a session file.
+    private var linesRead = 0
+    /// The lines handled so far, settings first, as a file that -f replays (:record).
+    public private(set) var transcript: [String] = []
     /// A memcached storage command waiting for its data block (the next line).
     private var heldForDataBlock: Line?
     /// The last line's exchange, for :expect and :assert.
@@ -75,6 +83,7 @@ public final class Session: CommandContext {
     public init(configuration: SessionConfiguration, source: LineSource, history: HistoryStore,
                 out: OutputSink, err: OutputSink, interruptions: Interruptions = ProcessSignals.shared) throws(SessionStartError) {
         self.configuration = configuration
+        self.transcript = Self.settingLines(configuration)
         self.interruptions = interruptions
         self.source = source
         self.history = history
@@ -115,6 +124,7 @@ public final class Session: CommandContext {
             switch source.readLine(prompt: prompt) {
             case .line(let line):
                 interruptsInARow = 0
+                linesRead += 1
                 handle(line)
             case .interrupted:
                 interruptsInARow += 1
@@ -148,7 +158,12 @@ public final class Session: CommandContext {
 
     /// Handles one line as read (or recalled, which never recalls again).
     func handle(_ line: Line, recalled: Bool = false) {
-        switch CommandTable.parse(line) {
+        let parsed = CommandTable.parse(line)
+        switch parsed {
+        case .empty, .recall, .command(name: "record", _): break
+        default: transcript.append(line.text)
+        }
+        switch parsed {
         case .empty:
             return
         case .send(let payload):
@@ -287,6 +302,27 @@ public final class Session: CommandContext {
 
     public func send(_ line: Line, record: Bool) {
         send(line, recordAs: record ? line.text : nil)
+    }
+
+    public func shownReply(of exchange: Exchange) -> String? {
+        guard let reply = exchange.reply else { return nil }
+        return configuration.replies.display.shownText(reply.bytes, request: exchange.line.bytes)
+    }
+
+    public func checkFailed(_ message: String) {
+        let place = configuration.scriptName.map { "\($0):\(linesRead): " } ?? ""
+        presenter.error(place + message)
+        exitStatus = max(exitStatus, ExitStatus.checkFailed)
+    }
+
+    /// The settings in force at the start, as commands, so that a recorded file replays alike.
+    static func settingLines(_ configuration: SessionConfiguration) -> [String] {
+        var lines = ["# netrepl session; run it with: netrepl -f FILE [HOST [PORT]]"]
+        lines.append(configuration.transport == .udp ? ":udp" : ":tcp \(configuration.tcpMode.rawValue)")
+        lines.append(":timeout \(DurationGrammar.format(configuration.timeout).filter { $0 != " " })")
+        if configuration.replies.rule != .line { lines.append(":frame \(configuration.replies.rule)") }
+        if configuration.replies.crlf { lines.append(":crlf on") }
+        return lines
     }
 
     public func quit() {

@@ -32,7 +32,8 @@ struct NetREPLCommand: ParsableCommand {
             is given; :tcp and :udp switch during the session, :help lists the commands. When standard \
             input is not a terminal, each line read gives one reply line on standard output and \
             round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
-            when some were lost or failed, 2 for usage and connection errors.
+            when some were lost or failed, 2 for usage and connection errors, 3 when a check \
+            (:expect, :assert) failed.
             """,
         version: netreplVersion
     )
@@ -86,7 +87,12 @@ struct NetREPLCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
     var lines: [String] = []
 
+    @Option(name: [.customShort("f"), .customLong("file")],
+            help: ArgumentHelp("Run the session file FILE: its lines and commands in order (a line starting with # is a comment), then exit.", valueName: "file"))
+    var file: String?
+
     func validate() throws {
+        if file != nil && !lines.isEmpty { throw ValidationError("-f and -c exclude each other; give one of them") }
         if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other; give one of them") }
         if perLine && transport == .udp { throw ValidationError("--per-line is a TCP mode; drop --udp or --per-line") }
         if timeout.duration <= .zero { throw ValidationError("--timeout must be more than 0; write it like 1, 0.5s or 250ms") }
@@ -128,7 +134,14 @@ struct NetREPLCommand: ParsableCommand {
             }
         }
 
-        let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty
+        var scripted: [Line]?
+        if let file {
+            switch SessionFile.read(file) {
+            case .success(let lines): scripted = lines
+            case .failure(let problem): die("cannot read \(file): \(problem.description); check the path")
+            }
+        }
+        let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty && scripted == nil
         let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
                                        stderrIsTerminal: isTerminal(STDERR_FILENO), raw: raw, json: json, quiet: quiet)
 
@@ -140,7 +153,9 @@ struct NetREPLCommand: ParsableCommand {
         if let capacityWarning, keepHistory { stderrSink.write(Array("netrepl: warning: \(capacityWarning)\n".utf8)) }
         let source: LineSource
         var editor: ReadlineLineSource?
-        if !lines.isEmpty {
+        if let scripted {
+            source = ScriptedLineSource(scripted.map { .line($0) })
+        } else if !lines.isEmpty {
             source = ScriptedLineSource(lines: lines)
         } else if style.interactive {
             let readline = ReadlineLineSource(programName: "netrepl", completer: CommandTable.completionProvider, recall: history.recallLines)
@@ -162,6 +177,7 @@ struct NetREPLCommand: ParsableCommand {
         if let frame { settings.rule = frame }
         settings.crlf = crlf
         configuration.replies = settings
+        configuration.scriptName = file
         let status: Int32
         do {
             let session = try Session(configuration: configuration, source: source, history: history,

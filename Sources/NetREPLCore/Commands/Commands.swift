@@ -16,6 +16,14 @@ public protocol CommandContext: AnyObject {
     func setTimeout(_ timeout: Duration)
     /// Changes how replies are framed and shown, and how lines are read (:frame, :view, …).
     func changeReplies(_ change: (inout ReplySettings) -> Void)
+    /// The last line's exchange, for :expect and :assert.
+    var lastExchange: Exchange? { get }
+    /// The reply of `exchange` as it was shown (RESP rendered), or nil when it got none.
+    func shownReply(of exchange: Exchange) -> String?
+    /// A check that did not hold: said with the file and line it came from; the session goes on.
+    func checkFailed(_ message: String)
+    /// The lines handled so far, as a session file that -f replays.
+    var transcript: [String] { get }
     /// Sends `line`, shows and counts the outcome; records it in the history when `record`.
     func send(_ line: Line, record: Bool)
     func quit()
@@ -60,6 +68,15 @@ enum Commands {
                 arguments: .words(max: 1), completions: { $0 == 0 ? ReplyView.allCases.map(\.rawValue) : [] }, run: ReplyCommands.view),
         Command(name: "escapes", usage: ":escapes [on|off]", help: "Show or set whether \\t \\r \\n \\\\ and \\xHH in a line are sent as the bytes they name.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.escapes),
+        Command(name: "expect", usage: ":expect TEXT | /REGEX/",
+                help: "Check that the last reply, as shown, contains TEXT or matches REGEX; a failure sets exit status 3.",
+                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.expect),
+        Command(name: "assert", usage: ":assert rtt|loss OP VALUE",
+                help: "Check the last round-trip time (rtt < 5ms) or the loss so far (loss < 10%); a failure sets exit status 3.",
+                arguments: .rest, completions: { $0 == 0 ? ["rtt", "loss"] : ($0 == 1 ? ["<", "<=", ">", ">=", "=="] : []) },
+                run: ScriptCommands.assert),
+        Command(name: "record", usage: ":record FILE", help: "Write the lines and commands so far to FILE, as a session file that -f replays.",
+                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.record),
         Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
