@@ -25,7 +25,7 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .timeout:
             guard let d = DurationGrammar.parse(value), d > .zero else { return "timeout is a duration more than 0, like 1, 0.5s or 250ms" }
             return nil
-        case .frame: return (try? FramingRule.parse(value)) == nil ? "frame is a rule: line, lines=N, until=TEXT, idle=D, close, resp, memcached, smtp or http" : nil
+        case .frame: return (try? FramingRule.parse(value)) == nil ? "frame is a rule: \(FramingRule.summary)" : nil
         case .historyFile: return value.isEmpty ? "history-file is a path" : nil
         case .historySize: return Int(value).map { $0 >= 0 } == true ? nil : "history-size is a whole number of records"
         }

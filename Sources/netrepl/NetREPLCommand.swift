@@ -75,8 +75,8 @@ struct NetREPLCommand: ParsableCommand {
     @Flag(help: "End each line sent in CR LF rather than LF (the presets always do).")
     var crlf = false
 
-    @Flag(inversion: .prefixedNo, help: "Suggest the framing preset for a well-known port at start (the default).")
-    var suggest: Bool?
+    @Flag(name: .customLong("no-suggest"), help: "Do not suggest the framing preset of a well-known port at start.")
+    var noSuggest = false
 
     @Flag(name: .customLong("print-config"), help: "Print each setting in force and where it came from (default, configuration file, environment, command line), then exit.")
     var printConfig = false
@@ -157,7 +157,7 @@ struct NetREPLCommand: ParsableCommand {
         let resolvedTimeout = config.resolve(.timeout, for: target, commandLine: timeout?.duration, fallback: .seconds(1)) { DurationGrammar.parse($0) }
         let resolvedFrame = config.resolve(.frame, for: target, commandLine: frame, fallback: .line) { try? FramingRule.parse($0) }
         let resolvedCRLF = config.resolve(.crlf, for: target, commandLine: crlf ? true : nil, fallback: false, read: ConfigFile.readBoolean)
-        let resolvedSuggest = config.resolve(.suggest, for: target, commandLine: suggest, fallback: true, read: ConfigFile.readBoolean)
+        let resolvedSuggest = config.resolve(.suggest, for: target, commandLine: noSuggest ? false : nil, fallback: true, read: ConfigFile.readBoolean)
         let environmentHistory = environment("NETREPL_HISTFILE").flatMap { $0.isEmpty ? nil : $0 }
         let resolvedHistoryFile = config.resolve(.historyFile, for: target, commandLine: historyFile ?? environmentHistory,
                                                  fallback: defaultHistoryPath(option: nil) ?? "none") { $0 }

@@ -56,7 +56,7 @@ enum Commands {
         Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
         Command(name: "frame", usage: ":frame [RULE]",
-                help: "Show or set where a TCP reply ends: line, lines=N, until=TEXT, idle=D, close, resp, memcached, smtp, http.",
+                help: "Show or set where a TCP reply ends: \(FramingRule.summary).",
                 arguments: .rest, completions: { $0 == 0 ? FramingRule.examples : [] }, run: ReplyCommands.frame),
         Command(name: "crlf", usage: ":crlf [on|off]", help: "Show or set whether lines end in CR LF (the presets always send CR LF).",
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.crlf),

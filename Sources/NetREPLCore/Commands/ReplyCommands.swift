@@ -19,7 +19,7 @@ enum ReplyCommands {
     static func describe(_ error: FramingRule.ParseError) -> String {
         switch error {
         case .unknown(let text):
-            return "unknown framing rule \"\(text)\"; use line, lines=N, until=TEXT, idle=D, close, resp, memcached, smtp or http"
+            return "unknown framing rule \"\(text)\"; use \(FramingRule.summary)"
         case .badCount(let text):
             return "lines=\(text): give a whole number of lines from 1 to 1000000"
         case .badDuration(let text):
@@ -83,11 +83,8 @@ enum ReplyCommands {
     enum OnOff { case show, set(Bool), bad(String) }
 
     static func onOff(_ arguments: String) -> OnOff {
-        switch arguments.trimmingWhitespace().lowercased() {
-        case "": return .show
-        case "on", "yes", "true", "1": return .set(true)
-        case "off", "no", "false", "0": return .set(false)
-        case let word: return .bad(word)
-        }
+        let word = arguments.trimmingWhitespace()
+        if word.isEmpty { return .show }
+        return ConfigFile.boolean(word).map(OnOff.set) ?? .bad(word)
     }
 }

@@ -14,6 +14,9 @@ public enum FramingRule: Sendable, Equatable, CustomStringConvertible {
     case smtp
     case http
 
+    /// The rules as a person is told them, in every message that lists them.
+    public static let summary = "line, lines=N, until=TEXT, idle=D, close, resp, memcached, smtp or http"
+
     /// The names `:frame` completes and the man page lists.
     public static let examples = ["line", "lines=", "until=", "idle=", "close", "resp", "memcached", "smtp", "http"]
 
