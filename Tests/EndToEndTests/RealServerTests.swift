@@ -205,4 +205,41 @@ private func installed(_ path: String, _ package: String) -> Bool {
         #expect(lines.contains { $0.hasPrefix("221") }, "\(run.out)")
         #expect(!run.err.contains("unexpected"), "\(run.err)")
     }
+
+    @Test func memoryStaysBoundedWhateverAReplyDeclares() throws {
+        let port = try freeTCPPort()
+        // Declares a gigabyte, sends 32 MiB of it, then holds the connection open.
+        let peer = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
+            import socket, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(('127.0.0.1', \(port))); s.listen(4)
+            while True:
+                c, _ = s.accept()
+                if c.recv(4096): break
+                c.close()  # the readiness probe
+            c.sendall(b'$1073741824\\r\\n')
+            try:
+                for _ in range(512): c.sendall(b'A' * 65536)
+            except OSError:
+                pass
+            time.sleep(30)
+            """])
+        defer { peer.signal(SIGKILL); _ = peer.waitForExit() }
+        _ = Child.poll(seconds: 30) {
+            (try? python("import socket\nsocket.create_connection(('127.0.0.1', \(port)), 1).close()"))?.status == 0
+        }
+        let client = try Child(Built.client, ["--tcp", "--frame", "resp", "--timeout", "10s", "--json", "-c", "GET big", "127.0.0.1", String(port)])
+        var peakKiB = 0
+        while client.process.isRunning {
+            if let status = try? String(contentsOfFile: "/proc/\(client.process.processIdentifier)/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+                peakKiB = max(peakKiB, kib)
+            }
+            usleep(20_000)
+        }
+        #expect(client.waitForExit() == 1, "\(client.stderr)")
+        #expect(client.stdout.contains("\"outcome\":\"truncated\""), "\(client.stdout.prefix(300))")
+        #expect(peakKiB > 0 && peakKiB < 64 << 10, "peak RSS \(peakKiB) KiB")
+    }
 }

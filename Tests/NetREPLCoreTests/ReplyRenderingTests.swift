@@ -140,3 +140,32 @@ import Testing
         #expect(run.out == "part one\npart two\n\npart one\npart two\n\n", "\(run.out)")
     }
 }
+
+@Suite struct HTTPRequestTests {
+    @Test func headersAddedWithTheCommandGoIntoTheRequestsThatFollow() throws {
+        // The peer answers with the request it got as the body.
+        let peer = TCPPeer { connection in
+            var request: [UInt8] = []
+            while let chunk = connection.read() {
+                request += chunk
+                guard let end = request.indices.first(where: { request[$0...].starts(with: Array("\r\n\r\n".utf8)) }) else { continue }
+                let head = Array(request[..<(end + 4)])
+                request.removeFirst(end + 4)
+                connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(head.count)\r\n\r\n")
+                connection.write(head)
+            }
+        }
+        defer { peer.stop() }
+        var replies = ReplySettings()
+        replies.rule = .http
+        let run = try runSession(["GET /one", ":header Accept: text/plain", ":header X-Trace: 1", "GET /two", ":header X-Trace:", "HEAD /three"],
+                                 port: peer.port, transport: .tcp, timeout: .seconds(10), replies: replies)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("GET /one HTTP/1.1\r\nHost: 127.0.0.1:\(peer.port)\r\nUser-Agent: netrepl/"), "\(run.out)")
+        #expect(run.out.contains("GET /two HTTP/1.1\r\nHost: 127.0.0.1:\(peer.port)\r\nUser-Agent: netrepl/"))
+        #expect(run.out.contains("Accept: text/plain\r\nX-Trace: 1\r\n\r\n"), "\(run.out)")
+        // HEAD: the response has no body, whatever its Content-Length says.
+        #expect(!run.out.contains("HEAD /three HTTP/1.1"), "\(run.out)")
+        #expect(run.session.statistics.tcp.received == 3)
+    }
+}
