@@ -35,12 +35,14 @@ public indirect enum RESPValue: Equatable, Sendable {
 public enum RESPRendering {
     /// Parses one value from `bytes` (a whole reply, its final CR LF possibly cut off); nil when
     /// they are not one.
-    /// `bytes`: the reply as the RESP framer gives it, without its final CR LF.
+    /// `bytes`: the reply as the RESP framer gives it, without its final CR LF, or whole (read to
+    /// the close, per line).
     public static func parse(_ bytes: [UInt8]) -> RESPValue? {
-        var position = 0
-        let whole = bytes + [13, 10]
-        guard let value = parse(whole, &position, depth: 0), position == whole.count else { return nil }
-        return value
+        for whole in [bytes + [13, 10], bytes] {
+            var position = 0
+            if let value = parse(whole, &position, depth: 0), position == whole.count { return value }
+        }
+        return nil
     }
 
     private static func parse(_ bytes: [UInt8], _ position: inout Int, depth: Int) -> RESPValue? {

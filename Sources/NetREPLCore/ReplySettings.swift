@@ -26,7 +26,8 @@ public struct ReplySettings: Sendable {
     var display: ReplyDisplay { ReplyDisplay(view: view, resp: rule == .resp) }
 
     func framing(for target: Target) -> any ReplyFraming {
-        rule.framing(host: target.port == 80 ? target.host : "\(target.host):\(target.port)", headers: headers, crlf: crlf)
+        // The Host header leaves out the default port, and brackets an IPv6 address.
+        rule.framing(host: target.port == 80 && !target.host.contains(":") ? target.host : target.description, headers: headers, crlf: crlf)
     }
 
     /// One line of advice at start when the port is a well-known one and no rule was chosen.

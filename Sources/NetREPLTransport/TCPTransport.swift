@@ -166,7 +166,11 @@ public final class TCPTransport {
     // MARK: per line
 
     private func perLine(_ exchange: inout Exchange, timeout: Duration) {
-        exchange.bytesSent = exchange.line.bytes.count
+        // The textbook client sends the bare line; a rule that speaks CR LF (the presets, --crlf)
+        // sends its request, so that redis or memcached see a whole command before the half-close.
+        var payload = exchange.line.bytes
+        if lineFraming.requestTerminator != [Scan.lf], case .send(let bytes) = lineFraming.request(for: exchange.line.bytes) { payload = bytes }
+        exchange.bytesSent = payload.count
         let current: Attended
         switch connect(timeout: timeout) {
         case .success(let (attended, took)):
@@ -177,7 +181,7 @@ public final class TCPTransport {
             return
         }
         let deadline: ContinuousClock.Instant
-        switch send(exchange.line.bytes, of: &exchange, on: current, framing: EndOfStreamFraming(), timeout: timeout) {
+        switch send(payload, of: &exchange, on: current, framing: EndOfStreamFraming(), timeout: timeout) {
         case .awaiting(let until):
             deadline = until
         case .failed(let failure):

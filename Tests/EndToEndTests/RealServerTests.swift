@@ -78,6 +78,11 @@ private func installed(_ path: String, _ package: String) -> Bool {
         // Whole replies: nothing is left over as unexpected data, and no reply shows a stray CR.
         #expect(!run.err.contains("unexpected"), "\(run.err)")
         #expect(!run.out.contains("\r"))
+
+        // Per line, the preset's CR LF ends the command before the half-close: INFO is answered.
+        let perLine = try netrepl(["--per-line", "--frame", "resp"], port: port, lines: ["INFO server", "GET greeting"])
+        #expect(perLine.status == 0, "\(perLine.err)")
+        #expect(perLine.out.hasPrefix("# Server\nredis_version:") && perLine.out.hasSuffix("\n\"hello\"\n"), "\(perLine.out)")
     }
 
     @Test func aWellKnownPortSuggestsItsPresetWithoutChoosingIt() throws {
