@@ -76,6 +76,8 @@ public final class Session: CommandContext {
     private var heldForDataBlock: Line?
     /// The last line's exchange, for :expect and :assert.
     public private(set) var lastExchange: Exchange?
+    /// The TCP framing the configuration came with, in force while the reply settings name none.
+    private let givenFraming: any ReplyFraming
     /// The signal that ended the session, once one has.
     public private(set) var endedBy: Int32?
 
@@ -90,6 +92,7 @@ public final class Session: CommandContext {
         let presenter = Presenter(style: configuration.style, out: out, err: err)
         self.presenter = presenter
         presenter.display = configuration.replies.display
+        givenFraming = configuration.tcpFraming
         if configuration.replies.framesReplies { self.configuration.tcpFraming = configuration.replies.framing(for: configuration.target) }
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
@@ -287,13 +290,19 @@ public final class Session: CommandContext {
         tcp = nil
         addresses = resolved
         configuration.target = target
-        if configuration.replies.framesReplies { configuration.tcpFraming = configuration.replies.framing(for: target) }
+        configuration.tcpFraming = framingInForce(for: target)
+    }
+
+    /// The framing the reply settings give for `target`; the configuration's own when they
+    /// name none (netrepl-server's newline, or what a caller chose).
+    private func framingInForce(for target: Target) -> any ReplyFraming {
+        configuration.replies.framesReplies ? configuration.replies.framing(for: target) : givenFraming
     }
 
     public func changeReplies(_ change: (inout ReplySettings) -> Void) {
         change(&configuration.replies)
         presenter.display = configuration.replies.display
-        configuration.tcpFraming = configuration.replies.framing(for: configuration.target)
+        configuration.tcpFraming = framingInForce(for: configuration.target)
     }
 
     public func setTimeout(_ timeout: Duration) {
