@@ -46,6 +46,20 @@ private final class RealServer {
     }
 }
 
+/// A Python peer that listens on 127.0.0.1:`port` (as `s`) and runs `serve`; returned once it listens.
+private func pythonPeer(port: Int, _ serve: String) throws -> Child {
+    let peer = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
+        import socket, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('127.0.0.1', \(port))); s.listen(4)
+
+        """ + serve])
+    _ = Child.poll(seconds: 30) {
+        (try? python("import socket\nsocket.create_connection(('127.0.0.1', \(port)), 1).close()"))?.status == 0
+    }
+    return peer
+}
+
 /// Runs netrepl over TCP to `port` with `arguments`, the lines on its standard input.
 private func netrepl(_ arguments: [String], port: Int, lines: [String]) throws -> (status: Int32?, out: String, err: String) {
     let child = try Child(Built.client, ["--tcp", "--timeout", "5s"] + arguments + ["127.0.0.1", String(port)])
@@ -165,10 +179,7 @@ private func installed(_ path: String, _ package: String) -> Bool {
     @Test func aChunkedResponseOnAConnectionLeftOpen() throws {
         let port = try freeTCPPort()
         // Answers every request with a chunked body and keeps the connection open.
-        let peer = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
-            import socket
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', \(port))); s.listen(4)
+        let peer = try pythonPeer(port: port, """
             while True:
                 c, _ = s.accept(); buf = b''
                 while True:
@@ -178,11 +189,8 @@ private func installed(_ path: String, _ package: String) -> Bool {
                     while b'\\r\\n\\r\\n' in buf:
                         _, buf = buf.split(b'\\r\\n\\r\\n', 1)
                         c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n7;x=y\\r\\n, world\\r\\n0\\r\\n\\r\\n')
-            """])
+            """)
         defer { peer.signal(SIGKILL); _ = peer.waitForExit() }
-        _ = Child.poll(seconds: 30) {
-            (try? python("import socket\nsocket.create_connection(('127.0.0.1', \(port)), 1).close()"))?.status == 0
-        }
         let run = try netrepl(["--frame", "http"], port: port, lines: ["GET /a", "GET /b"])
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out.components(separatedBy: "5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\n\r\n").count == 3, "\(run.out)")
@@ -214,10 +222,7 @@ private func installed(_ path: String, _ package: String) -> Bool {
     @Test func memoryStaysBoundedWhateverAReplyDeclares() throws {
         let port = try freeTCPPort()
         // Declares a gigabyte, sends 32 MiB of it, then holds the connection open.
-        let peer = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
-            import socket, time
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', \(port))); s.listen(4)
+        let peer = try pythonPeer(port: port, """
             while True:
                 c, _ = s.accept()
                 if c.recv(4096): break
@@ -228,11 +233,8 @@ private func installed(_ path: String, _ package: String) -> Bool {
             except OSError:
                 pass
             time.sleep(30)
-            """])
+            """)
         defer { peer.signal(SIGKILL); _ = peer.waitForExit() }
-        _ = Child.poll(seconds: 30) {
-            (try? python("import socket\nsocket.create_connection(('127.0.0.1', \(port)), 1).close()"))?.status == 0
-        }
         let client = try Child(Built.client, ["--tcp", "--frame", "resp", "--timeout", "10s", "--json", "-c", "GET big", "127.0.0.1", String(port)])
         var peakKiB = 0
         while client.process.isRunning {
