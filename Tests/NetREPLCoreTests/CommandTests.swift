@@ -78,7 +78,7 @@ import NetREPLTransport
 @Suite struct CompletionTests {
     @Test func commandNames() {
         #expect(CommandTable.completions(word: ":t", lineBeforeCursor: ":t") == [":tcp", ":trace", ":timeout"])
-        #expect(CommandTable.completions(word: ":c", lineBeforeCursor: ":c") == [":connect", ":capture", ":compare", ":clock"])
+        #expect(CommandTable.completions(word: ":c", lineBeforeCursor: ":c") == [":connect", ":capture", ":compare", ":clock", ":crlf"])
         #expect(CommandTable.completions(word: ":", lineBeforeCursor: ":").count == CommandTable.all.count)
         #expect(CommandTable.completions(word: ":h", lineBeforeCursor: ":h") == [":history", ":header", ":help"])
         // An editor that breaks words at the colon passes the word without it.

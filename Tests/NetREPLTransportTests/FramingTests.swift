@@ -107,6 +107,19 @@ import Testing
         var tracker = ReplyTracker()
         let ticket = tracker.sent(Line("PING"), framing: RESPFraming(), at: t0)
         #expect(tracker.received(wire, for: ticket, at: t0) == .reply(ticket, Reply(bytes: bytes("+OK"), roundTrip: .zero, bytesReceived: 5)))
+        // One notion of unasked: a push before the reply is a reply sent unasked, as one after it is.
+        #expect(tracker.takeUnasked()?.replies == [bytes(">2\r\n+message\r\n+hi\r\n")])
+        #expect(tracker.takeNoise() == nil)
+    }
+
+    @Test func aRESPPushAfterTheReplyOnAPersistentConnectionIsUnasked() {
+        let t0 = ContinuousClock.now
+        var tracker = ReplyTracker()
+        let ticket = tracker.sent(Line("PING"), framing: RESPFraming(), at: t0, listensAfterReply: true)
+        #expect(tracker.received(bytes("+PONG\r\n>2\r\n+message\r\n"), for: ticket, at: t0)
+            == .reply(ticket, Reply(bytes: bytes("+PONG"), roundTrip: .zero, bytesReceived: 7)))
+        #expect(tracker.received(bytes("+hi\r\n?junk"), for: ticket, at: t0) == nil)
+        #expect(tracker.takeUnasked()?.replies == [bytes(">2\r\n+message\r\n+hi\r\n")])
         #expect(tracker.takeNoise()?.unexpected == 1)
     }
 
