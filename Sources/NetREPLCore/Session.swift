@@ -222,6 +222,10 @@ public final class Session: CommandContext {
         } else if waiting > 0 {
             awaitTheRest()
         }
+        // What was held back (noise, a flood's count) is said before the summary, however soon
+        // after it the session ended.
+        flushNoise()
+        flushFlood(force: true)
     }
 
     /// Ctrl-C at the prompt: cancels what waits, or with nothing waiting counts towards leaving.
