@@ -168,6 +168,10 @@ final class Presenter {
             for reply in unasked.replies {
                 if style.json {
                     out.json(jsonUnasked(reply, transport: transport, peer: peer, target: target))
+                } else if let lines = display.rendered(reply) {
+                    // A RESP3 push reads as a reply does (:view hex dumps it).
+                    meta("\(transport.rawValue) \(peer?.description ?? target) sent:")
+                    for line in lines { meta(line) }
                 } else {
                     meta("\(transport.rawValue) \(peer?.description ?? target) sent: " + String(decoding: reply, as: UTF8.self))
                 }

@@ -74,6 +74,17 @@ import Testing
         #expect(bad.session.statistics.tcp.sent == 0)
     }
 
+    @Test func aPushIsShownAsUnaskedAndRenderedNotTakenForTheReply() throws {
+        let peer = fixedReplyPeer(Array(">2\r\n$7\r\nmessage\r\n$5\r\nhello\r\n+PONG\r\n".utf8))
+        defer { peer.stop() }
+        var replies = ReplySettings()
+        replies.rule = .resp
+        let run = try runSession(["PING"], port: peer.port, transport: .tcp, interactive: true, replies: replies)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("PONG"), "\(run.out)")
+        #expect((run.out + run.err).contains("sent:\n1) \"message\"\n2) \"hello\"\n"), "\(run.out)\(run.err)")
+    }
+
     @Test func frameCommandRejectsWhatItCannotRead() throws {
         let peer = TCPPeer(lineMode: true)
         defer { peer.stop() }
