@@ -7,6 +7,22 @@ import MisbehavingPeers
 import Testing
 @testable import NetREPLTransport
 
+/// A persistent connection to `peer` framed by `rule`.
+private func persistent(to peer: TCPPeer, _ rule: FramingRule) throws -> TCPTransport {
+    TCPTransport(addresses: [try address(peer.port)], mode: .persistent, framing: rule.framing(host: "127.0.0.1"))
+}
+
+/// Runs `body` on a persistent connection framed by `rule` to a peer that answers each line
+/// with `reply` (after `greeting` on connect) and holds the connection open.
+private func withPeer(replying reply: String, greeting: String = "", _ rule: FramingRule,
+                      _ body: (TCPTransport, TCPPeer) throws -> Void) throws {
+    let peer = fixedReplyPeer(Array(reply.utf8), greeting: Array(greeting.utf8))
+    defer { peer.stop() }
+    let tcp = try persistent(to: peer, rule)
+    defer { tcp.close() }
+    try body(tcp, peer)
+}
+
 @Suite(.serialized) struct FramedTransportTests {
     /// Only the quiet period can end this reply (the peer holds the connection open, the timeout
     /// is far off): its deadline has to reach the driver's wait through `nextDeadline`.
@@ -19,8 +35,7 @@ import Testing
             }
         }
         defer { peer.stop() }
-        let tcp = TCPTransport(addresses: [try address(peer.port)], mode: .persistent,
-                               framing: FramingRule.idle(.milliseconds(300)).framing(host: "127.0.0.1"))
+        let tcp = try persistent(to: peer, .idle(.milliseconds(300)))
         defer { tcp.close() }
         let exchange = tcp.exchange(Line("go"), timeout: .seconds(30))
         let reply = try #require(exchange.reply, "\(exchange.outcome)")
@@ -32,57 +47,51 @@ import Testing
     }
 
     @Test func aGreetingOnConnectIsAnEventAndTheLineGetsItsOwnReply() throws {
-        let peer = fixedReplyPeer(Array("250 ok\r\n".utf8), greeting: Array("220 hello\r\n".utf8))
-        defer { peer.stop() }
-        let tcp = TCPTransport(addresses: [try address(peer.port)], mode: .persistent, framing: FramingRule.smtp.framing(host: "127.0.0.1"))
-        defer { tcp.close() }
-        let first = tcp.exchange(Line("EHLO me"), timeout: .seconds(5))
-        #expect(first.reply.map { text($0.bytes) } == "250 ok")
-        let greetings = first.events.compactMap { event -> String? in
-            if case .greeting(let bytes, _) = event { return text(bytes) }
-            return nil
+        try withPeer(replying: "250 ok\r\n", greeting: "220 hello\r\n", .smtp) { tcp, _ in
+            let first = tcp.exchange(Line("EHLO me"), timeout: .seconds(5))
+            #expect(first.reply.map { text($0.bytes) } == "250 ok")
+            let greetings = first.events.compactMap { event -> String? in
+                if case .greeting(let bytes, _) = event { return text(bytes) }
+                return nil
+            }
+            #expect(greetings == ["220 hello"])
+            // A reused connection does not greet again.
+            let second = tcp.exchange(Line("NOOP"), timeout: .seconds(5))
+            #expect(second.reply.map { text($0.bytes) } == "250 ok")
+            #expect(!second.events.contains { if case .greeting = $0 { return true }; return false })
         }
-        #expect(greetings == ["220 hello"])
-        // A reused connection does not greet again.
-        let second = tcp.exchange(Line("NOOP"), timeout: .seconds(5))
-        #expect(second.reply.map { text($0.bytes) } == "250 ok")
-        #expect(!second.events.contains { if case .greeting = $0 { return true }; return false })
     }
 
     @Test func aMalformedReplyIsItsOwnOutcomeAndTheNextLineGetsANewConnection() throws {
-        let peer = fixedReplyPeer(Array("?what\r\n".utf8))
-        defer { peer.stop() }
-        let tcp = TCPTransport(addresses: [try address(peer.port)], mode: .persistent, framing: FramingRule.resp.framing(host: "127.0.0.1"))
-        defer { tcp.close() }
-        let first = tcp.exchange(Line("PING"), timeout: .seconds(5))
-        guard case .malformed(let received, .unexpectedByte(UInt8(ascii: "?"), offset: 0)) = first.outcome else {
-            Issue.record("\(first.outcome)")
-            return
+        try withPeer(replying: "?what\r\n", .resp) { tcp, peer in
+            let first = tcp.exchange(Line("PING"), timeout: .seconds(5))
+            guard case .malformed(let received, .unexpectedByte(UInt8(ascii: "?"), offset: 0)) = first.outcome else {
+                Issue.record("\(first.outcome)")
+                return
+            }
+            #expect(text(received).hasPrefix("?what"))
+            let second = tcp.exchange(Line("PING"), timeout: .seconds(5))
+            #expect(second.events.contains { if case .connected(_, _, replacing: .replyAbandoned) = $0 { return true }; return false })
+            #expect(peer.accepted.count == 2)
         }
-        #expect(text(received).hasPrefix("?what"))
-        let second = tcp.exchange(Line("PING"), timeout: .seconds(5))
-        #expect(second.events.contains { if case .connected(_, _, replacing: .replyAbandoned) = $0 { return true }; return false })
-        #expect(peer.accepted.count == 2)
     }
 
     @Test func aPushBeforeAndAfterTheReplyIsUnaskedNotTheReply() throws {
-        let peer = fixedReplyPeer(Array(">2\r\n+message\r\n+before\r\n+PONG\r\n>2\r\n+message\r\n+after\r\n".utf8))
-        defer { peer.stop() }
-        let tcp = TCPTransport(addresses: [try address(peer.port)], mode: .persistent, framing: FramingRule.resp.framing(host: "127.0.0.1"))
-        defer { tcp.close() }
-        let exchange = tcp.exchange(Line("PING"), timeout: .seconds(5))
-        #expect(exchange.reply.map { text($0.bytes) } == "+PONG")
-        // The push after the reply may come with it or just after: look until it has.
-        var unasked = exchange.events.flatMap { event -> [[UInt8]] in
-            if case .unasked(let u) = event { return u.replies }
-            return []
+        try withPeer(replying: ">2\r\n+message\r\n+before\r\n+PONG\r\n>2\r\n+message\r\n+after\r\n", .resp) { tcp, _ in
+            let exchange = tcp.exchange(Line("PING"), timeout: .seconds(5))
+            #expect(exchange.reply.map { text($0.bytes) } == "+PONG")
+            // The push after the reply may come with it or just after: look until it has.
+            var unasked = exchange.events.flatMap { event -> [[UInt8]] in
+                if case .unasked(let u) = event { return u.replies }
+                return []
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while unasked.count < 2 && ContinuousClock.now < deadline {
+                tcp.service(ready: Poller.wait(tcp.interests, until: tcp.nextDeadline))
+                for case .event(.unasked(let u)) in tcp.takeNotices() { unasked += u.replies }
+            }
+            #expect(unasked.map(text) == [">2\r\n+message\r\n+before\r\n", ">2\r\n+message\r\n+after\r\n"])
+            #expect(!exchange.events.contains { if case .noise = $0 { return true }; return false })
         }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while unasked.count < 2 && ContinuousClock.now < deadline {
-            tcp.service(ready: Poller.wait(tcp.interests, until: tcp.nextDeadline))
-            for case .event(.unasked(let u)) in tcp.takeNotices() { unasked += u.replies }
-        }
-        #expect(unasked.map(text) == [">2\r\n+message\r\n+before\r\n", ">2\r\n+message\r\n+after\r\n"])
-        #expect(!exchange.events.contains { if case .noise = $0 { return true }; return false })
     }
 }
