@@ -169,6 +169,8 @@ public final class TCPTransport: Transport {
     private func connect(_ flight: Flight, from index: Int) {
         for index in index..<addresses.count {
             let address = addresses[index]
+            // The address tried, as UDP has it: a refused line's trace and JSON name where it went.
+            flight.exchange.peer = address
             let socket: Socket
             do {
                 socket = try Socket(family: address.family, kind: .stream)

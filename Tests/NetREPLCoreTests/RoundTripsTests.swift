@@ -87,6 +87,21 @@ import NetREPLTransport
         #expect(lines.contains("rtt clock: kernel (send and receive stamped by the kernel)"))
     }
 
+    @Test func eventsALiveSessionGetsApartFromExchangesCountOnTheirTransportsPath() throws {
+        var book = StatisticsBook()
+        book.record(reply(1, .tcp, mode: .persistent), target: "h:1")
+        var noise = Noise()
+        noise.unexpected = 3
+        book.record(.noise(noise), target: "h:1", transport: .tcp, tcpMode: .persistent)
+        let peer = try #require(try Resolver.resolve(Target(host: "127.0.0.1", port: 1), family: .any).first)
+        book.record(.connected(peer, took: .microseconds(300), replacing: nil), target: "h:1", transport: .tcp, tcpMode: .persistent)
+        book.record(.late(LateReply(line: Line("z"), bytes: [1], roundTrip: .milliseconds(5))), target: "h:2", transport: .udp, tcpMode: nil)
+        #expect(book.order.map(\.label) == ["tcp (persistent) to h:1", "udp to h:2"])
+        let tcp = book.paths[book.order[0]]
+        #expect(tcp?.sent == 1 && tcp?.unexpected == 3 && tcp?.connects.count == 1)
+        #expect(book.paths[book.order[1]]?.late == 1 && book.paths[book.order[1]]?.sent == 0)
+    }
+
     @Test func aLateReplySentAfterTheLastAnsweredLineIsNotReordered() {
         let t0 = ContinuousClock.now
         var path = PathStatistics()
