@@ -39,10 +39,10 @@ public final class TCPTransport: Transport {
         /// Not started (persistent: behind another line).
         case queued
         case connecting(Connecting)
-        /// `offset` bytes of `payload` went; the first at `sentAt`.
         /// A new persistent connection whose server speaks first (SMTP): its greeting is read
         /// before the line goes; the greeting's time counts from the start of the connect.
-        case greeting(Attended, connectStarted: ContinuousClock.Instant, deadline: ContinuousClock.Instant)
+        case greeting(Attended, deadline: ContinuousClock.Instant)
+        /// `offset` bytes of `payload` went; the first at `sentAt`.
         case sending(Attended, payload: [UInt8], offset: Int, sentAt: ContinuousClock.Instant)
         case awaiting(Attended, deadline: ContinuousClock.Instant)
     }
@@ -69,7 +69,7 @@ public final class TCPTransport: Transport {
             switch phase {
             case .queued: break
             case .connecting(let c): exchange.trace(c.socket)
-            case .greeting(let a, _, _), .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
+            case .greeting(let a, _), .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
             }
         }
 
@@ -77,7 +77,7 @@ public final class TCPTransport: Transport {
             switch phase {
             case .queued: return nil
             case .connecting(let c): return c.deadline
-            case .greeting(_, _, let deadline): return deadline
+            case .greeting(_, let deadline): return deadline
             case .sending(_, _, _, let sentAt): return sentAt + exchange.timeout
             case .awaiting(_, let deadline): return deadline
             }
@@ -242,7 +242,7 @@ public final class TCPTransport: Transport {
             flight.exchange.openedConnection = took
             if lineFraming.greetsOnConnect {
                 attended.ticket = attendant.sent(Line(""), framing: lineFraming, at: c.started, clock: .monotonic)
-                flight.phase = .greeting(attended, connectStarted: c.started, deadline: .now + flight.exchange.timeout)
+                flight.phase = .greeting(attended, deadline: .now + flight.exchange.timeout)
                 return
             }
         case .perLine:
@@ -315,7 +315,7 @@ public final class TCPTransport: Transport {
             switch flight.phase {
             case .queued: break
             case .connecting(let c): interests.append(PollInterest(descriptor: c.socket.rawDescriptor, writable: true))
-            case .greeting(let a, _, _):
+            case .greeting(let a, _):
                 busy = a
                 interests.append(PollInterest(descriptor: a.socket.rawDescriptor))
             case .sending(let a, _, _, _):
@@ -356,9 +356,9 @@ public final class TCPTransport: Transport {
                 } else if due {
                     connectFinished(flight, c, error: .timedOut)
                 }
-            case .greeting(let attended, let connectStarted, let deadline):
+            case .greeting(let attended, let deadline):
                 guard due || ready.contains(attended.socket.rawDescriptor) else { continue }
-                greeted(flight, attended, connectStarted: connectStarted, deadline: deadline, due: due)
+                greeted(flight, attended, deadline: deadline, due: due)
             case .sending(let attended, _, _, _):
                 if ready.contains(attended.socket.rawDescriptor) { continueSending(flight) }
                 if case .sending = flight.phase, due { sendFailed(flight, attended, .failed(.sendTimedOut(attended.peer))) }
@@ -377,7 +377,7 @@ public final class TCPTransport: Transport {
         guard let connection, connection.isOpen, ready.contains(connection.socket.rawDescriptor) else { return }
         let busy = flights.contains {
             switch $0.phase {
-            case .greeting(let a, _, _), .sending(let a, _, _, _), .awaiting(let a, _): return a === connection
+            case .greeting(let a, _), .sending(let a, _, _, _), .awaiting(let a, _): return a === connection
             default: return false
             }
         }
@@ -392,8 +392,7 @@ public final class TCPTransport: Transport {
 
     /// The greeting of a new connection came, or did not by its deadline, or the connection
     /// failed: either way the line goes, and whatever went wrong is the line's own exchange's.
-    private func greeted(_ flight: Flight, _ attended: Attended, connectStarted: ContinuousClock.Instant,
-                         deadline: ContinuousClock.Instant, due: Bool) {
+    private func greeted(_ flight: Flight, _ attended: Attended, deadline: ContinuousClock.Instant, due: Bool) {
         switch attendant.service(attended, awaited: true, deadline: deadline) {
         case .resolved(.reply(_, let reply)):
             attendant.record(.greeting(reply.bytes, after: reply.roundTrip))
@@ -465,7 +464,7 @@ public final class TCPTransport: Transport {
         switch flight.phase {
         case .queued: break
         case .connecting(let c): c.socket.close()
-        case .greeting(let attended, _, _):
+        case .greeting(let attended, _):
             attendant.abandon(attended.ticket)
             replaceConnection(because: .replyAbandoned)
         case .sending(let attended, _, _, _):
