@@ -194,6 +194,9 @@ import Testing
     @Test func httpContentLengthChunkedAndNoBody() {
         expectFramed(http, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", terminator: 0)
         expectFramed(http, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", terminator: 0)
+        // Blanks after a chunk size are allowed, so a size line ending in one is not judged yet
+        // (the fuzzer found the size line "0\t" called malformed before its LF, and whole after).
+        expectFramed(http, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\t\r\n\r\n", terminator: 0)
         expectFramed(http, "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", terminator: 0)
         expectFramed(http, "HTTP/1.1 304 Not Modified\r\n\r\n", terminator: 0)
         expectFramed(http, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", terminator: 0)

@@ -154,20 +154,27 @@ public struct HTTPFraming: ReplyFramer {
         return .head(status: status, bodyStart: position, body: lengths.first.map(Body.length) ?? .untilClose)
     }
 
+    /// The size of a chunk size line: before any extension (`;`), without the blanks after it.
+    static func sizeText(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let size = line.prefix { $0 != UInt8(ascii: ";") }
+        return ArraySlice(size.reversed().drop { $0 == 32 || $0 == 9 }.reversed())
+    }
+
     /// A chunked body from `start`: chunks, the last of size 0, then trailers up to an empty line.
     func chunks(_ bytes: ArraySlice<UInt8>, from start: Int) -> FrameVerdict {
         let base = bytes.startIndex
         var position = start
         while true {
             guard let (end, next) = Scan.line(in: bytes, from: position) else {
-                // A size line is judged as soon as a byte of it is not hexadecimal.
-                let partial = bytes[position...].prefix { $0 != UInt8(ascii: ";") && $0 != Scan.cr }
+                // A size line is judged as soon as a byte of it cannot be part of a size; blanks
+                // at its end may still be followed by the line's end, so they are not judged yet.
+                let partial = Self.sizeText(bytes[position...].prefix { $0 != Scan.cr })
                 if !partial.isEmpty && Scan.hexadecimal(partial) == nil { return .malformed(.badChunkSize(offset: position - base)) }
                 return .needMore
             }
-            let sizeText = bytes[position..<end].prefix { $0 != UInt8(ascii: ";") }
-            let trimmed = ArraySlice(sizeText.reversed().drop { $0 == 32 || $0 == 9 }.reversed())
-            guard let size = Scan.hexadecimal(trimmed) else { return .malformed(.badChunkSize(offset: position - base)) }
+            guard let size = Scan.hexadecimal(Self.sizeText(bytes[position..<end])) else {
+                return .malformed(.badChunkSize(offset: position - base))
+            }
             position = next
             if size == 0 {
                 // Trailers, then the empty line that ends the message.
