@@ -35,6 +35,8 @@ final class Child: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
+    /// Pipes whose end of file has been read (stdout, stderr): all the child wrote is collected.
+    private var drained = 0
     private let stdinPipe = Pipe()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
@@ -45,15 +47,21 @@ final class Child: @unchecked Sendable {
         process.standardOutput = o
         process.standardError = e
         process.standardInput = stdinPipe
-        o.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.out.append(d) }
-        }
-        e.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.err.append(d) }
-        }
+        o.fileHandleForReading.readabilityHandler = { [weak self] h in self?.collect(h, into: \.out) }
+        e.fileHandleForReading.readabilityHandler = { [weak self] h in self?.collect(h, into: \.err) }
         try process.run()
+    }
+
+    private func collect(_ handle: FileHandle, into buffer: ReferenceWritableKeyPath<Child, Data>) {
+        let d = handle.availableData
+        lock.withLock {
+            if d.isEmpty {
+                handle.readabilityHandler = nil
+                drained += 1
+            } else {
+                self[keyPath: buffer].append(d)
+            }
+        }
     }
 
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
@@ -80,8 +88,9 @@ final class Child: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
-        // Let the pipe handlers drain what is left.
-        usleep(50_000)
+        // Until the handlers have read both pipes to their end: a long last line (a 4 MiB reply
+        // in --json) can take longer than any fixed pause on a busy machine.
+        while lock.withLock({ drained < 2 }) && Date() < deadline { usleep(5_000) }
         return process.terminationStatus
     }
 
