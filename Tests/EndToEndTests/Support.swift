@@ -37,6 +37,8 @@ final class Child: @unchecked Sendable {
     private var err = Data()
     /// Pipes whose end of file has been read (stdout, stderr): all the child wrote is collected.
     private var drained = 0
+    /// When output last came.
+    private var lastOutput = Date()
     private let stdinPipe = Pipe()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
@@ -60,6 +62,7 @@ final class Child: @unchecked Sendable {
                 drained += 1
             } else {
                 self[keyPath: buffer].append(d)
+                lastOutput = Date()
             }
         }
     }
@@ -88,9 +91,16 @@ final class Child: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
-        // Until the handlers have read both pipes to their end: a long last line (a 4 MiB reply
-        // in --json) can take longer than any fixed pause on a busy machine.
-        while lock.withLock({ drained < 2 }) && Date() < deadline { usleep(5_000) }
+        // Until the handlers have read both pipes to their end, or output has stopped coming: a
+        // long last line (a 4 MiB reply in --json) can take longer than any fixed pause on a busy
+        // machine, and a process another test started meanwhile may hold a pipe open (no end of
+        // file until it exits).
+        usleep(50_000)
+        while Date() < deadline {
+            let (pipesDrained, quiet) = lock.withLock { (drained == 2, Date().timeIntervalSince(lastOutput) > 0.2) }
+            if pipesDrained || quiet { break }
+            usleep(5_000)
+        }
         return process.terminationStatus
     }
 
