@@ -10,27 +10,20 @@ struct InteractiveViewTests {
     func hexViewAndEscapes() throws {
         let session = try InteractiveSession()
         let client = session.client
+        /// Types `line` and Enter, and waits for `shown` in order, then the prompt.
+        func enter(_ line: String, shows shown: String...) throws {
+            client.send(line + Key.enter)
+            for text in shown { try client.expect(text) }
+            try client.expect(session.prompt())
+        }
 
-        client.send(":view hex" + Key.enter)
-        try client.expect(session.prompt())
-        client.send("hi" + Key.enter)
-        try client.expect("00000000  48 49")
-        try client.expect("|HI|")
-        try client.expect(session.prompt())
-
-        client.send(":escapes on" + Key.enter)
-        try client.expect(session.prompt())
-        client.send("a\\tb\\x00" + Key.enter)
-        try client.expect("00000000  41 09 42 00")
-        try client.expect("|A.B.|")
-        try client.expect(session.prompt())
-
-        client.send(":view text" + Key.enter)
-        try client.expect(session.prompt())
-        client.send("c\\td" + Key.enter)
+        try enter(":view hex")
+        try enter("hi", shows: "00000000  48 49", "|HI|")
+        try enter(":escapes on")
+        try enter("a\\tb\\x00", shows: "00000000  41 09 42 00", "|A.B.|")
+        try enter(":view text")
         // A tab in a reply is shown escaped on a terminal.
-        try client.expect("C\\x09D")
-        try client.expect(session.prompt())
+        try enter("c\\td", shows: "C\\x09D")
 
         client.send(":esc" + Key.tab)
         try client.expect(":escapes ")
