@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "NetREPLTransport",
             dependencies: [
-                "NetREPLProtocol", "SystemCalls",
+                "NetREPLProtocol", "SystemCalls", "Grammars",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -11,6 +11,8 @@ public enum HistoryOutcome: String, Sendable, CaseIterable {
     case late
     /// The reply began but was cut short.
     case truncated
+    /// What came was not a reply under the framing rule.
+    case malformed
     /// Ctrl-C ended the wait.
     case cancelled
     /// The line could not be sent or the exchange failed.
@@ -23,6 +25,7 @@ public enum HistoryOutcome: String, Sendable, CaseIterable {
         case .reply: self = .ok
         case .lost: self = .lost
         case .truncated: self = .truncated
+        case .malformed: self = .malformed
         case .cancelled: self = .cancelled
         case .failed: self = .error
         }

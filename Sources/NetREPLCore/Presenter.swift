@@ -12,6 +12,8 @@ final class Presenter {
     let style: OutputStyle
     let out: OutputStream
     let err: OutputStream
+    /// How replies are shown (`:view`, and RESP rendering under `--frame resp`).
+    var display = ReplyDisplay()
 
     /// Events are shown the moment they happen (a live prompt), not before the next line's
     /// outcome: a late reply then needs no "not the reply to this line".
@@ -64,7 +66,7 @@ final class Presenter {
         }
         switch exchange.outcome {
         case .reply(let reply):
-            out.reply(reply.bytes, raw: style.rawReplies)
+            showReply(reply.bytes, request: exchange.line.bytes)
             meta(rttLine(exchange, reply))
         case .lost(let partial):
             // Named, because in a script many lines may be lost and stdout shows none of them.
@@ -75,6 +77,10 @@ final class Presenter {
             // A person sees what came; a script's stdout holds whole replies only.
             if style.interactive && !received.isEmpty { out.reply(received, raw: style.rawReplies) }
             error("truncated reply to \"\(excerpt(exchange.line.text))\": \(counted(received.count, "byte")), then \(describe(end)) before the reply was complete")
+        case .malformed(let received, let problem):
+            if style.interactive && !received.isEmpty { out.reply(received, raw: false) }
+            error("malformed reply to \"\(excerpt(exchange.line.text))\" after \(counted(received.count, "byte")): \(describe(problem)); "
+                  + (style.interactive ? ":frame names another rule" : "--frame names another rule"))
         case .cancelled(let signal) where signal == SIGINT && style.interactive:
             error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
         case .cancelled(let signal):
@@ -82,6 +88,21 @@ final class Presenter {
         case .failed(let failure):
             error(describe(failure, exchange: exchange))
         }
+    }
+
+    /// A reply's bytes in the view asked for: rendered lines, or the bytes themselves.
+    func showReply(_ bytes: [UInt8], request: [UInt8] = []) {
+        if let lines = display.rendered(bytes, request: request) {
+            for line in lines { out.line(line) }
+        } else {
+            out.reply(bytes, raw: style.rawReplies || display.view == .raw)
+        }
+    }
+
+    /// The reply as `--json` holds it: as shown (RESP rendered), else its bytes.
+    private func shownBytes(_ bytes: [UInt8], request: [UInt8]) -> [UInt8] {
+        guard display.resp, RESPRendering.parse(bytes) != nil else { return bytes }
+        return Array(display.shownText(bytes, request: request).utf8)
     }
 
     private func signalName(_ signal: Int32) -> String {
@@ -106,6 +127,7 @@ final class Presenter {
         } else {
             parts.append(formatMilliseconds(reply.roundTrip))
         }
+        if let first = reply.firstByte { parts.append("first byte " + formatMilliseconds(first)) }
         parts.append(e.bytesSent == reply.bytesReceived ? "\(e.bytesSent) B" : "\(e.bytesSent) B → \(reply.bytesReceived) B")
         return parts.joined(separator: " · ")
     }
@@ -120,6 +142,14 @@ final class Presenter {
             } else {
                 meta("tcp: connected to \(peer) in \(formatMilliseconds(took))")
             }
+        case .greeting(let bytes, let after):
+            if style.json {
+                out.json("{" + ["\"transport\":" + jsonString(transport.rawValue), "\"target\":" + jsonString(target),
+                                "\"outcome\":\"greeting\"", jsonReplyFields(bytes), "\"rtt_us\":" + micros(after)].joined(separator: ",") + "}")
+                return
+            }
+            meta("the server said on connect, after \(formatMilliseconds(after)):")
+            showReply(bytes)
         case .fellBack(let from, let to):
             meta("\(transport.rawValue): nothing listening on \(from); trying \(to)")
         case .late(let late):
@@ -143,6 +173,10 @@ final class Presenter {
             for reply in unasked.replies {
                 if style.json {
                     out.json(jsonUnasked(reply, transport: transport, peer: peer, target: target))
+                } else if let lines = display.rendered(reply) {
+                    // A RESP3 push reads as a reply does (:view hex dumps it).
+                    meta("\(transport.rawValue) \(peer?.description ?? target) sent:")
+                    for line in lines { meta(line) }
                 } else {
                     meta("\(transport.rawValue) \(peer?.description ?? target) sent: " + String(decoding: reply, as: UTF8.self))
                 }
@@ -189,6 +223,22 @@ final class Presenter {
         case .closed: return "the server closed the connection"
         case .reset: return "the server reset the connection"
         case .tooLarge(let limit): return "the reply grew past \(limit >> 20) MiB without ending, so netrepl stopped reading it"
+        case .malformed(let problem): return "the reply broke its framing rule (\(describe(problem)))"
+        }
+    }
+
+    func describe(_ problem: FrameProblem) -> String {
+        switch problem {
+        case .unexpectedByte(let byte, let offset):
+            return "unexpected byte \(Sanitizer.escape([byte]).isEmpty ? "?" : Sanitizer.escape([byte])) (0x\(RESPRendering.hex(byte))) at offset \(offset)"
+        case .badLength(let offset): return "a length or count at offset \(offset) is not a number netrepl accepts (at most 4 GiB)"
+        case .badChunkSize(let offset): return "the chunk size at offset \(offset) is not hexadecimal"
+        case .missingTerminator(let offset): return "no CR LF at offset \(offset) where the declared length ends"
+        case .transferEncodingWithContentLength: return "Transfer-Encoding and Content-Length together (RFC 9112 6.3)"
+        case .conflictingContentLength: return "two different Content-Length values"
+        case .badHeader(let offset): return "the line at offset \(offset) is not a valid status or header line"
+        case .tooDeep: return "aggregates nested more than \(FrameLimits.nesting) deep"
+        case .headerTooLong: return "the status line and headers are longer than \(FrameLimits.header >> 10) KiB"
         }
     }
 
@@ -243,8 +293,9 @@ final class Presenter {
 
     // MARK: JSON
 
-    private func jsonReplyFields(_ bytes: [UInt8]?) -> String {
-        guard let bytes else { return "\"reply\":null" }
+    private func jsonReplyFields(_ raw: [UInt8]?, request: [UInt8] = []) -> String {
+        guard let raw else { return "\"reply\":null" }
+        let bytes = shownBytes(raw, request: request)
         if isValidUTF8(bytes) {
             return "\"reply\":" + jsonString(String(decoding: bytes, as: UTF8.self))
         }
@@ -264,7 +315,7 @@ final class Presenter {
             replyBytes = reply.bytes
             rtt = reply.roundTrip
             received = reply.bytesReceived
-        case .truncated(let partial, _):
+        case .truncated(let partial, _), .malformed(let partial, _):
             replyBytes = partial
             received = partial.count
         case .lost(let partial):
@@ -278,9 +329,10 @@ final class Presenter {
             "\"peer\":" + jsonString(e.peer?.description ?? ""),
             "\"local\":" + jsonString(e.trace.local?.description ?? ""),
             "\"line\":" + jsonString(e.line.text),
-            jsonReplyFields(replyBytes),
+            jsonReplyFields(replyBytes, request: e.line.bytes),
             "\"rtt_us\":" + micros(rtt),
             "\"rtt_clock\":" + (e.reply.map { jsonString($0.clock.rawValue) } ?? "null"),
+            "\"first_byte_us\":" + micros(e.reply.map { $0.firstByte ?? $0.roundTrip }),
             "\"outcome\":" + jsonString(HistoryOutcome(e.outcome).rawValue),
             "\"bytes_sent\":\(e.bytesSent)",
             "\"bytes_received\":\(received)",
@@ -291,6 +343,7 @@ final class Presenter {
         case .reply: break
         case .failed(let failure): fields.append("\"error\":" + jsonString(describe(failure, exchange: e)))
         case .truncated(_, let end): fields.append("\"error\":" + jsonString(describe(end)))
+        case .malformed(_, let problem): fields.append("\"error\":" + jsonString(describe(problem)))
         case .lost: fields.append("\"error\":" + jsonString("no reply within the timeout"))
         case .cancelled: fields.append("\"error\":" + jsonString("cancelled"))
         }

@@ -21,6 +21,10 @@ public struct SessionConfiguration: Sendable {
     public var style: OutputStyle
     /// Extra banner lines for a person (e.g. the embedded server's address).
     public var bannerNotes: [String]
+    /// The session file being run (`-f`), named with the line number in a failed check.
+    public var scriptName: String?
+    /// How replies are framed and shown, and how typed lines are read (issue 12).
+    public var replies = ReplySettings()
 
     public init(target: Target, family: AddressFamily = .any, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
                 timeout: Duration = .seconds(1), tcpFraming: any ReplyFraming = TerminatorFraming(),
@@ -43,6 +47,8 @@ public enum ExitStatus {
     public static let someFailed: Int32 = 1
     /// Usage error, or a connection error (unresolvable name, nothing listening, connect failed).
     public static let usageOrConnection: Int32 = 2
+    /// A check (:expect, :assert) did not hold; it outranks the others.
+    public static let checkFailed: Int32 = 3
 }
 
 /// A session could not start: the target does not resolve. Its description is one line.
@@ -57,7 +63,7 @@ public final class Session: CommandContext {
     public private(set) var book = StatisticsBook()
     /// :trace on: each exchange's socket calls are shown after it.
     public var tracing = false
-    /// The last line's exchange, for :capture.
+    /// The last line's exchange, for :capture, :expect and :assert.
     public private(set) var lastExchange: Exchange?
     public private(set) var exitStatus: Int32 = ExitStatus.success
     public let history: HistoryStore
@@ -86,6 +92,14 @@ public final class Session: CommandContext {
     private var lastLine: Line?
     /// Set by `fail` while a command runs: a command that fails is recorded as `error`.
     private var commandFailed = false
+    /// Lines read so far: the line number of a failed check in a session file.
+    private var linesRead = 0
+    /// The lines handled so far, settings first, as a file that -f replays (:record).
+    public private(set) var transcript: [String] = []
+    /// A memcached storage command waiting for its data block (the next line).
+    private var heldForDataBlock: Line?
+    /// The TCP framing the configuration came with, in force while the reply settings name none.
+    private let givenFraming: any ReplyFraming
     /// The signal that ended the session, once one has.
     public private(set) var endedBy: Int32?
 
@@ -93,6 +107,7 @@ public final class Session: CommandContext {
     public init(configuration: SessionConfiguration, source: LineSource, history: HistoryStore,
                 out: OutputSink, err: OutputSink, interruptions: Interruptions = ProcessSignals.shared) throws(SessionStartError) {
         self.configuration = configuration
+        self.transcript = Self.settingLines(configuration)
         self.interruptions = interruptions
         self.source = source
         self.history = history
@@ -104,6 +119,9 @@ public final class Session: CommandContext {
                                   err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
         presenter.live = live != nil
         self.presenter = presenter
+        presenter.display = configuration.replies.display
+        givenFraming = configuration.tcpFraming
+        if configuration.replies.framesReplies { self.configuration.tcpFraming = configuration.replies.framing(for: configuration.target) }
         do {
             self.addresses = try Resolver.resolve(configuration.target, family: configuration.family)
         } catch {
@@ -130,6 +148,7 @@ public final class Session: CommandContext {
             presenter.info("netrepl: \(transportName(configuration.transport, configuration.tcpMode)) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits.")
             for note in configuration.bannerNotes { presenter.info(note) }
         }
+        if let hint = configuration.replies.suggestion(forPort: configuration.target.port) { presenter.meta(hint) }
         for warning in history.takeWarnings() { presenter.warning(warning) }
         if let live = terminal.source {
             runLive(live)
@@ -148,6 +167,7 @@ public final class Session: CommandContext {
             switch source.readLine(prompt: prompt) {
             case .line(let line):
                 interruptsInARow = 0
+                linesRead += 1
                 handle(line)
             case .interrupted:
                 interruptsInARow += 1
@@ -179,6 +199,7 @@ public final class Session: CommandContext {
                 switch input {
                 case .line(let line):
                     interruptsInARow = 0
+                    linesRead += 1
                     handle(line)
                 case .interrupted:
                     interrupted()
@@ -204,7 +225,8 @@ public final class Session: CommandContext {
         } else if waiting > 0 {
             awaitTheRest()
         }
-        // What was held back for the rest of its second (noise, a flood) is said before leaving.
+        // What was held back (noise, a flood's count) is said before the summary, however soon
+        // after it the session ended.
         flushNoise()
         flushFlood(force: true)
     }
@@ -360,7 +382,12 @@ public final class Session: CommandContext {
 
     /// Handles one line as read (or recalled, which never recalls again).
     func handle(_ line: Line, recalled: Bool = false) {
-        switch CommandTable.parse(line) {
+        let parsed = CommandTable.parse(line)
+        switch parsed {
+        case .empty, .recall, .command(name: "record", _): break
+        default: transcript.append(line.text)
+        }
+        switch parsed {
         case .empty:
             return
         case .send(let payload):
@@ -460,8 +487,16 @@ public final class Session: CommandContext {
 
     /// Sends `payload`, and records `recordAs` in the history (nil: don't) once it settles. At a
     /// terminal this returns at once; in a script, once the line has settled.
-    private func send(_ payload: Line, recordAs: String?) {
+    private func send(_ typed: Line, recordAs: String?) {
+        let payload: Line
+        switch configuration.replies.prepare(typed, over: configuration.transport, framing: configuration.tcpFraming, held: &heldForDataBlock) {
+        case .send(let line): payload = line
+        case .hold: return presenter.meta("(the next line is its data block)")
+        case .problem(let message): return fail(message)
+        }
         let transport = currentTransport()
+        // The framing follows :frame, :crlf and :connect without a new connection.
+        if let tcp = transport as? TCPTransport { tcp.lineFraming = configuration.tcpFraming }
         let id = transport.submit(payload, timeout: configuration.timeout)
         pending[id] = Pending(recordAs: recordAs, target: configuration.target.description)
         if recordAs != nil { unrecorded.append((id, nil)) }
@@ -490,7 +525,7 @@ public final class Session: CommandContext {
         case .reply: break
         case .failed(let failure) where failure.isConnectionFailure:
             exitStatus = max(exitStatus, ExitStatus.usageOrConnection)
-        case .lost, .truncated, .cancelled, .failed:
+        case .lost, .truncated, .malformed, .cancelled, .failed:
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
         if let recordAs = pending.recordAs {
@@ -527,6 +562,19 @@ public final class Session: CommandContext {
         retireTransport()
         addresses = resolved
         configuration.target = target
+        configuration.tcpFraming = framingInForce(for: target)
+    }
+
+    /// The framing the reply settings give for `target`; the configuration's own when they
+    /// name none (netrepl-server's newline, or what a caller chose).
+    private func framingInForce(for target: Target) -> any ReplyFraming {
+        configuration.replies.framesReplies ? configuration.replies.framing(for: target) : givenFraming
+    }
+
+    public func changeReplies(_ change: (inout ReplySettings) -> Void) {
+        change(&configuration.replies)
+        presenter.display = configuration.replies.display
+        configuration.tcpFraming = framingInForce(for: configuration.target)
     }
 
     public func setTimeout(_ timeout: Duration) {
@@ -535,6 +583,27 @@ public final class Session: CommandContext {
 
     public func send(_ line: Line, record: Bool) {
         send(line, recordAs: record ? line.text : nil)
+    }
+
+    public func shownReply(of exchange: Exchange) -> String? {
+        guard let reply = exchange.reply else { return nil }
+        return configuration.replies.display.shownText(reply.bytes, request: exchange.line.bytes)
+    }
+
+    public func checkFailed(_ message: String) {
+        let place = configuration.scriptName.map { "\($0):\(linesRead): " } ?? ""
+        presenter.error(place + message)
+        exitStatus = max(exitStatus, ExitStatus.checkFailed)
+    }
+
+    /// The settings in force at the start, as commands, so that a recorded file replays alike.
+    static func settingLines(_ configuration: SessionConfiguration) -> [String] {
+        var lines = ["# netrepl session; run it with: netrepl -f FILE [HOST [PORT]]"]
+        lines.append(configuration.transport == .udp ? ":udp" : ":tcp \(configuration.tcpMode.rawValue)")
+        lines.append(":timeout \(DurationGrammar.format(configuration.timeout).filter { $0 != " " })")
+        if configuration.replies.rule != .line { lines.append(":frame \(configuration.replies.rule)") }
+        if configuration.replies.crlf { lines.append(":crlf on") }
+        return lines
     }
 
     public func quit() {

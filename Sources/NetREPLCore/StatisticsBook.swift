@@ -58,7 +58,7 @@ public struct PathStatistics: Sendable, Equatable {
         case .lost: lost += 1
         case .truncated: truncated += 1
         case .cancelled: cancelled += 1
-        case .failed: errors += 1
+        case .failed, .malformed: errors += 1
         }
     }
 
@@ -73,7 +73,7 @@ public struct PathStatistics: Sendable, Equatable {
             unexpected += noise.unexpected
         case .connected(_, let took, _):
             connects.add(took, clock: .monotonic)
-        case .fellBack, .unasked, .connectionEnded, .unreachable:
+        case .fellBack, .unasked, .connectionEnded, .unreachable, .greeting:
             break
         }
     }

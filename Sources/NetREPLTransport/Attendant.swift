@@ -158,6 +158,14 @@ final class Attendant {
         return nil
     }
 
+    /// When the awaited reply on `attended`, framed by quiet (idle=D), is complete if nothing more comes.
+    func quietDeadline(_ attended: Attended) -> ContinuousClock.Instant? { tracker.quietDeadline(attended.ticket) }
+
+    /// The awaited reply on `attended`, if its quiet period has passed.
+    func quiet(_ attended: Attended) -> News? {
+        settle(tracker.quiet(attended.ticket, at: .now), awaited: true)
+    }
+
     private func settle(_ resolution: Resolution?, awaited: Bool) -> News? {
         switch resolution {
         case .none:

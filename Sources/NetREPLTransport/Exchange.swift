@@ -62,12 +62,17 @@ public struct Reply: Sendable, Equatable {
     public var bytesReceived: Int
     /// Where `roundTrip`'s two instants came from.
     public var clock: RTTClock
+    /// The time from the send to the reply's first byte (`roundTrip` is to its last), when the
+    /// reply came in more than one piece; nil when its first byte came with its last.
+    public var firstByte: Duration?
 
-    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic) {
+    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic,
+                firstByte: Duration? = nil) {
         self.bytes = bytes
         self.roundTrip = roundTrip
         self.bytesReceived = bytesReceived
         self.clock = clock
+        self.firstByte = firstByte
     }
 }
 
@@ -79,6 +84,8 @@ public enum StreamEnd: Sendable, Equatable {
     case reset
     /// The reply grew past what netrepl keeps for one reply (`limit` bytes) without ending.
     case tooLarge(limit: Int)
+    /// The bytes cannot be a reply under the framing rule, so netrepl stopped reading them.
+    case malformed(FrameProblem)
 }
 
 /// Why a line could not be exchanged at all.
@@ -124,9 +131,18 @@ public enum ExchangeOutcome: Sendable, Equatable {
     case lost(partialBytes: Int)
     /// The reply began but the stream ended (or it grew too large) before it was complete.
     case truncated(received: [UInt8], end: StreamEnd)
+    /// What came cannot be a reply under the framing rule (a bad RESP type byte, a declared
+    /// length beyond any limit, a bad chunk size).
+    case malformed(received: [UInt8], problem: FrameProblem)
     /// A signal (SIGINT: Ctrl-C) ended the wait; a reply that comes later is shown as late.
     case cancelled(signal: Int32)
     case failed(TransportFailure)
+
+    /// The outcome of a reply cut short: malformed when the framing said so, else truncated.
+    public static func cut(_ received: [UInt8], _ end: StreamEnd) -> ExchangeOutcome {
+        if case .malformed(let problem) = end { return .malformed(received: received, problem: problem) }
+        return .truncated(received: received, end: end)
+    }
 }
 
 /// A reply that came for an earlier line, after that line was given up (lost or cancelled).
@@ -203,6 +219,8 @@ public enum TransportEvent: Sendable, Equatable {
     case connectionEnded(SocketAddress, ConnectionEnd)
     /// An ICMP unreachable came back on the socket of a line already settled.
     case unreachable(SocketAddress)
+    /// What the server said on connect before any line (SMTP's greeting), and when it came.
+    case greeting([UInt8], after: Duration)
 }
 
 /// What a server sent unasked, as whole replies (framed as the replies are); only the first few

@@ -11,6 +11,15 @@ public protocol ReplyFraming: Sendable {
     var endOfStreamEndsReply: Bool { get }
     /// What is appended to each line sent (a newline for line framing).
     var requestTerminator: [UInt8] { get }
+
+    // Members with default implementations (Framing/FrameVerdict.swift), so that a rule that
+    // needs them overrides them and the others need not know they exist.
+    func frame(_ received: ArraySlice<UInt8>) -> FrameVerdict
+    func framing(for request: [UInt8]) -> any ReplyFraming
+    func request(for line: [UInt8]) -> Request
+    func endOfStreamCompletes(_ received: ArraySlice<UInt8>) -> Bool
+    var quietPeriod: Duration? { get }
+    var greetsOnConnect: Bool { get }
     /// Whether each reply arrives whole, so that a second copy of one is recognisable as a
     /// duplicate (datagrams); on a stream a repeat is just more data.
     var recognisesDuplicates: Bool { get }
@@ -30,7 +39,8 @@ public struct DatagramFraming: ReplyFraming {
 }
 
 /// A reply ends with a terminator (a newline by default), which is not shown; each line sent ends
-/// with the same terminator.
+/// with the same terminator. A newline terminator takes a CR before it along: a server that ends
+/// its lines in CR LF does not show a stray `\x0d` at the end of every reply.
 public struct TerminatorFraming: ReplyFraming {
     public let terminator: [UInt8]
 
@@ -44,7 +54,8 @@ public struct TerminatorFraming: ReplyFraming {
         var i = received.startIndex + terminator.count - 1
         while i < received.endIndex {
             if received[i] == last, received[(i - terminator.count + 1)...i].elementsEqual(terminator) {
-                return (i - received.startIndex + 1, terminator.count)
+                let withCR = terminator == [Scan.lf] && i > received.startIndex && received[i - 1] == Scan.cr
+                return (i - received.startIndex + 1, terminator.count + (withCR ? 1 : 0))
             }
             i += 1
         }

@@ -48,6 +48,9 @@ public struct ReplyTracker: Sendable {
         let listens: Bool
         var state: State
         var buffer: [UInt8] = []
+        /// When the first and the latest byte of the reply came.
+        var firstArrival: ContinuousClock.Instant?
+        var lastArrival: ContinuousClock.Instant?
 
         /// Kernel only when the kernel stamped both ends.
         func clock(receiveStamped: Bool) -> RTTClock {
@@ -126,9 +129,31 @@ public struct ReplyTracker: Sendable {
             break
         }
         let awaited = entry.state == .awaited
+        if entry.buffer.isEmpty { entry.firstArrival = arrival }
+        entry.lastArrival = arrival
         entry.buffer.append(contentsOf: bytes)
         defer { entries[ticket] = entry }
-        guard let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[...]) else {
+        var verdict = entry.framing.frame(entry.buffer[...])
+        // Messages the framing knows were sent unasked (RESP3 pushes) before the reply are not
+        // the reply: they are replies sent unasked, as whole replies after it are.
+        while case .unasked(let length) = verdict {
+            unasked.append(entry.buffer[..<length])
+            entry.buffer.removeFirst(length)
+            entry.firstArrival = entry.buffer.isEmpty ? nil : arrival
+            verdict = entry.framing.frame(entry.buffer[...])
+        }
+        let length: Int, terminator: Int
+        switch verdict {
+        case .complete(let l, let t):
+            (length, terminator) = (l, t)
+        case .malformed(let problem):
+            let received = entry.buffer
+            entry.buffer = []
+            entry.state = .closed
+            if awaited { return .cut(ticket, received: received, end: .malformed(problem)) }
+            noise.countUnexpected(received)
+            return nil
+        case .needMore, .unasked:
             let limit = awaited ? maximumReply : maximumLateReply
             guard entry.buffer.count > limit else { return nil }
             let received = entry.buffer
@@ -138,9 +163,19 @@ public struct ReplyTracker: Sendable {
             noise.countUnexpected(received)
             return nil
         }
+        return complete(&entry, ticket, length: length, terminator: terminator, at: arrival, kernelStamped: kernelStamped,
+                        awaited: awaited)
+    }
+
+    /// Settles the reply of `entry` as its first `length` bytes; what follows them is noise, or
+    /// replies sent unasked on a connection that listens.
+    private mutating func complete(_ entry: inout Entry, _ ticket: Ticket, length: Int, terminator: Int,
+                                   at arrival: ContinuousClock.Instant, kernelStamped: Bool, awaited: Bool) -> Resolution {
         let replyBytes = Array(entry.buffer[..<(length - terminator)])
         let rest = Array(entry.buffer[length...])
+        let firstByte = Self.firstByte(entry, lastAt: arrival)
         entry.buffer = []
+        entry.firstArrival = nil
         entry.state = .answered(fingerprint: Self.fingerprint(replyBytes), length: length)
         if entry.listens {
             entry.buffer = rest
@@ -150,18 +185,31 @@ public struct ReplyTracker: Sendable {
         }
         let roundTrip = max(arrival - entry.sentAt, .zero)
         let clock = entry.clock(receiveStamped: kernelStamped)
-        if awaited { return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length, clock: clock)) }
+        if awaited {
+            return .reply(ticket, Reply(bytes: replyBytes, roundTrip: roundTrip, bytesReceived: length, clock: clock, firstByte: firstByte))
+        }
         return .late(LateReply(line: entry.line, bytes: replyBytes, roundTrip: roundTrip))
     }
 
-    /// Moves the whole replies at the start of `entry`'s buffer to `unasked`; a part that grows
-    /// past what is kept of a late reply without ending is counted as noise and dropped.
+    /// Moves the whole messages at the start of `entry`'s buffer to `unasked` (replies, and what
+    /// the framing itself calls unasked); a part that grows past what is kept of a late reply
+    /// without ending, or that cannot be a reply, is counted as noise and dropped.
     private mutating func takeUnasked(from entry: inout Entry) {
         var start = entry.buffer.startIndex
-        while start < entry.buffer.endIndex, let (length, terminator) = entry.framing.replyEnd(in: entry.buffer[start...]) {
-            guard length > 0 else { break }
-            unasked.append(entry.buffer[start..<(start + length - terminator)])
-            start += length
+        scan: while start < entry.buffer.endIndex {
+            switch entry.framing.frame(entry.buffer[start...]) {
+            case .complete(let length, let terminator) where length > 0:
+                unasked.append(entry.buffer[start..<(start + length - terminator)])
+                start += length
+            case .unasked(let length) where length > 0:
+                unasked.append(entry.buffer[start..<(start + length)])
+                start += length
+            case .malformed:
+                noise.countUnexpected(entry.buffer[start...])
+                start = entry.buffer.endIndex
+            case .complete, .unasked, .needMore:
+                break scan
+            }
         }
         entry.buffer.removeFirst(start - entry.buffer.startIndex)
         if entry.buffer.count > maximumLateReply {
@@ -175,6 +223,24 @@ public struct ReplyTracker: Sendable {
         guard !unasked.isEmpty else { return nil }
         defer { unasked = Unasked() }
         return unasked
+    }
+
+    /// When the reply of `ticket` is complete by quiet (`idle=D`): its last byte plus the period;
+    /// nil when its framing does not end replies by quiet or nothing has come.
+    public func quietDeadline(_ ticket: Ticket) -> ContinuousClock.Instant? {
+        guard let entry = entries[ticket], let period = entry.framing.quietPeriod, let last = entry.lastArrival,
+              !entry.buffer.isEmpty, entry.state == .awaited || entry.state == .abandoned else { return nil }
+        return last + period
+    }
+
+    /// The connection of `ticket` was quiet until `instant`: a reply framed by quiet is complete
+    /// (its round trip is to its last byte, not to the end of the quiet).
+    public mutating func quiet(_ ticket: Ticket, at instant: ContinuousClock.Instant) -> Resolution? {
+        guard var entry = entries[ticket], let deadline = quietDeadline(ticket), instant >= deadline,
+              let last = entry.lastArrival else { return nil }
+        defer { entries[ticket] = entry }
+        return complete(&entry, ticket, length: entry.buffer.count, terminator: 0, at: last, kernelStamped: false,
+                        awaited: entry.state == .awaited)
     }
 
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
@@ -193,13 +259,14 @@ public struct ReplyTracker: Sendable {
             return nil
         case .awaited, .abandoned:
             // An empty reply to an empty line is a reply, when the end of the stream frames it.
-            let complete = end == .closed && entry.framing.endOfStreamEndsReply && (!received.isEmpty || entry.line.bytes.isEmpty)
+            let complete = end == .closed && entry.framing.endOfStreamCompletes(received[...]) && (!received.isEmpty || entry.line.bytes.isEmpty)
             let roundTrip = max(instant - entry.sentAt, .zero)
             if state == .awaited {
                 if complete {
                     entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
+                    let firstByte = entry.lastArrival.flatMap { Self.firstByte(entry, lastAt: $0) }
                     return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count,
-                                                clock: entry.clock(receiveStamped: kernelStamped)))
+                                                clock: entry.clock(receiveStamped: kernelStamped), firstByte: firstByte))
                 }
                 return .cut(ticket, received: received, end: end)
             }
@@ -236,6 +303,12 @@ public struct ReplyTracker: Sendable {
         guard !noise.isEmpty else { return nil }
         defer { noise = Noise() }
         return noise
+    }
+
+    /// The first byte's time, when it came before the last (a reply in one piece has none).
+    private static func firstByte(_ entry: Entry, lastAt last: ContinuousClock.Instant) -> Duration? {
+        guard let first = entry.firstArrival, first < last else { return nil }
+        return max(first - entry.sentAt, .zero)
     }
 
     private static func fingerprint<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {

@@ -17,7 +17,9 @@ public final class TCPTransport: Transport {
         }
     }
     private let addresses: [SocketAddress]
-    private let lineFraming: any ReplyFraming
+    /// Where a reply ends on a persistent connection, and what a typed line becomes on the wire;
+    /// changing it keeps the connection (a line already under way keeps the framing it went with).
+    public var lineFraming: any ReplyFraming
     private let attendant: Attendant
     public let interruption: @Sendable () -> Int32?
     /// The persistent connection, once open.
@@ -37,6 +39,9 @@ public final class TCPTransport: Transport {
         /// Not started (persistent: behind another line).
         case queued
         case connecting(Connecting)
+        /// A new persistent connection whose server speaks first (SMTP): its greeting is read
+        /// before the line goes; the greeting's time counts from the start of the connect.
+        case greeting(Attended, deadline: ContinuousClock.Instant)
         /// `offset` bytes of `payload` went; the first at `sentAt`.
         case sending(Attended, payload: [UInt8], offset: Int, sentAt: ContinuousClock.Instant)
         case awaiting(Attended, deadline: ContinuousClock.Instant)
@@ -64,7 +69,7 @@ public final class TCPTransport: Transport {
             switch phase {
             case .queued: break
             case .connecting(let c): exchange.trace(c.socket)
-            case .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
+            case .greeting(let a, _), .sending(let a, _, _, _), .awaiting(let a, _): exchange.trace(a.socket)
             }
         }
 
@@ -72,6 +77,7 @@ public final class TCPTransport: Transport {
             switch phase {
             case .queued: return nil
             case .connecting(let c): return c.deadline
+            case .greeting(_, let deadline): return deadline
             case .sending(_, _, _, let sentAt): return sentAt + exchange.timeout
             case .awaiting(_, let deadline): return deadline
             }
@@ -208,6 +214,20 @@ public final class TCPTransport: Transport {
         connected(flight)
     }
 
+    /// What goes on the wire for `line`. On a persistent connection, the rule's request (a line
+    /// opening a data block goes as typed: the session joins the block to it first). Per line,
+    /// the textbook client sends the bare line; a rule that speaks CR LF (the presets, --crlf)
+    /// sends its request, so that redis or memcached see a whole command before the half-close.
+    private func payload(for line: Line) -> [UInt8] {
+        let request = lineFraming.request(for: line.bytes)
+        switch (mode, request) {
+        case (.persistent, .send(let bytes)): return bytes
+        case (.persistent, .awaitDataBlock): return line.bytes + lineFraming.requestTerminator
+        case (.perLine, .send(let bytes)) where lineFraming.requestTerminator != [Scan.lf]: return bytes
+        case (.perLine, _): return line.bytes
+        }
+    }
+
     private func connected(_ flight: Flight) {
         guard case .connecting(let c) = flight.phase else { return }
         let took = ContinuousClock.now - c.started
@@ -219,6 +239,11 @@ public final class TCPTransport: Transport {
             endedBecause = nil
             connection = attended
             flight.exchange.openedConnection = took
+            if lineFraming.greetsOnConnect {
+                attended.ticket = attendant.sent(Line(""), framing: lineFraming, at: c.started, clock: .monotonic)
+                flight.phase = .greeting(attended, deadline: .now + flight.exchange.timeout)
+                return
+            }
         case .perLine:
             flight.exchange.connectTime = took
         }
@@ -229,8 +254,7 @@ public final class TCPTransport: Transport {
 
     private func beginSending(_ flight: Flight, on attended: Attended) {
         flight.exchange.peer = attended.peer
-        let payload = mode == .persistent ? flight.exchange.line.bytes + lineFraming.requestTerminator : flight.exchange.line.bytes
-        flight.phase = .sending(attended, payload: payload, offset: 0, sentAt: .now)
+        flight.phase = .sending(attended, payload: payload(for: flight.exchange.line), offset: 0, sentAt: .now)
         continueSending(flight)
     }
 
@@ -257,7 +281,8 @@ public final class TCPTransport: Transport {
         // The round trip starts at the kernel's stamp of the last byte when it gives one; the
         // deadline stays from the first send.
         let stamped = attended.socket.lastSendStamp()
-        attended.ticket = attendant.sent(flight.exchange.line, framing: mode == .persistent ? lineFraming : EndOfStreamFraming(),
+        let framing = mode == .persistent ? lineFraming.framing(for: flight.exchange.line.bytes) : EndOfStreamFraming()
+        attended.ticket = attendant.sent(flight.exchange.line, framing: framing,
                                          at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel,
                                          listensAfterReply: mode == .persistent)
         // The half-close tells a streaming server (netrepl-server) that the request is complete;
@@ -293,6 +318,9 @@ public final class TCPTransport: Transport {
             switch flight.phase {
             case .queued: break
             case .connecting(let c): interests.append(PollInterest(descriptor: c.socket.rawDescriptor, writable: true))
+            case .greeting(let a, _):
+                busy = a
+                interests.append(PollInterest(descriptor: a.socket.rawDescriptor))
             case .sending(let a, _, _, _):
                 busy = a
                 interests.append(PollInterest(descriptor: a.socket.rawDescriptor, writable: true))
@@ -307,7 +335,14 @@ public final class TCPTransport: Transport {
         return interests
     }
 
-    public var nextDeadline: ContinuousClock.Instant? { flights.compactMap(\.deadline).min() }
+    /// The nearest line deadline, or sooner the instant a reply framed by quiet (idle=D) is complete.
+    public var nextDeadline: ContinuousClock.Instant? {
+        flights.compactMap { flight -> ContinuousClock.Instant? in
+            guard let deadline = flight.deadline else { return nil }
+            guard case .awaiting(let attended, _) = flight.phase, let quiet = attendant.quietDeadline(attended) else { return deadline }
+            return min(quiet, deadline)
+        }.min()
+    }
 
     public func service(ready: Set<Int32>) {
         attendant.serviceKept(ready: ready)
@@ -324,11 +359,15 @@ public final class TCPTransport: Transport {
                 } else if due {
                     connectFinished(flight, c, error: .timedOut)
                 }
+            case .greeting(let attended, let deadline):
+                guard due || ready.contains(attended.socket.rawDescriptor) else { continue }
+                greeted(flight, attended, deadline: deadline, due: due)
             case .sending(let attended, _, _, _):
                 if ready.contains(attended.socket.rawDescriptor) { continueSending(flight) }
                 if case .sending = flight.phase, due { sendFailed(flight, attended, .failed(.sendTimedOut(attended.peer))) }
             case .awaiting(let attended, let deadline):
-                guard due || ready.contains(attended.socket.rawDescriptor) else { continue }
+                let quiet = attendant.quietDeadline(attended).map { $0 <= now } ?? false
+                guard due || quiet || ready.contains(attended.socket.rawDescriptor) else { continue }
                 awaited(flight, attended, deadline: deadline, due: due)
             }
         }
@@ -341,7 +380,7 @@ public final class TCPTransport: Transport {
         guard let connection, connection.isOpen, ready.contains(connection.socket.rawDescriptor) else { return }
         let busy = flights.contains {
             switch $0.phase {
-            case .sending(let a, _, _, _), .awaiting(let a, _): return a === connection
+            case .greeting(let a, _), .sending(let a, _, _, _), .awaiting(let a, _): return a === connection
             default: return false
             }
         }
@@ -354,15 +393,29 @@ public final class TCPTransport: Transport {
         }
     }
 
-    private func awaited(_ flight: Flight, _ attended: Attended, deadline: ContinuousClock.Instant, due: Bool) {
+    /// The greeting of a new connection came, or did not by its deadline, or the connection
+    /// failed: either way the line goes, and whatever went wrong is the line's own exchange's.
+    private func greeted(_ flight: Flight, _ attended: Attended, deadline: ContinuousClock.Instant, due: Bool) {
         switch attendant.service(attended, awaited: true, deadline: deadline) {
+        case .resolved(.reply(_, let reply)):
+            attendant.record(.greeting(reply.bytes, after: reply.roundTrip))
+        case .none where !due:
+            return
+        default:
+            attendant.abandon(attended.ticket)
+        }
+        beginSending(flight, on: attended)
+    }
+
+    private func awaited(_ flight: Flight, _ attended: Attended, deadline: ContinuousClock.Instant, due: Bool) {
+        switch attendant.service(attended, awaited: true, deadline: deadline) ?? attendant.quiet(attended) {
         case .resolved(.reply(_, let reply)):
             if mode == .perLine { attendant.close(attended) }
             settle(flight, .reply(reply))
         case .resolved(.cut(_, let received, let end)):
             switch mode {
             case .persistent:
-                replaceConnection(because: end == .reset ? .reset : .serverClosed)
+                replaceConnection(because: end == .reset ? .reset : (end == .closed ? .serverClosed : .replyAbandoned))
                 if received.isEmpty && flight.reused && !flight.retried {
                     flight.retried = true
                     flight.traceSocket()
@@ -372,7 +425,7 @@ public final class TCPTransport: Transport {
             case .perLine:
                 attendant.close(attended)
             }
-            settle(flight, received.isEmpty ? .failed(.closedBeforeReply(attended.peer, end)) : .truncated(received: received, end: end))
+            settle(flight, received.isEmpty ? .failed(.closedBeforeReply(attended.peer, end)) : .cut(received, end))
         case .expired(let late, let partial):
             setAside(attended)
             settle(flight, .lost(partialBytes: partial))
@@ -414,6 +467,9 @@ public final class TCPTransport: Transport {
         switch flight.phase {
         case .queued: break
         case .connecting(let c): c.socket.close()
+        case .greeting(let attended, _):
+            attendant.abandon(attended.ticket)
+            replaceConnection(because: .replyAbandoned)
         case .sending(let attended, _, _, _):
             if mode == .persistent { replaceConnection(because: .replyAbandoned) } else { attendant.close(attended) }
         case .awaiting(let attended, _): setAside(attended)

@@ -132,7 +132,7 @@ public final class UDPTransport: Transport {
                 addressConfirmed = true
                 finish(flight, .reply(reply))
             case .resolved(.cut(_, let received, let end)):
-                finish(flight, .truncated(received: received, end: end))
+                finish(flight, .cut(received, end))
             case .resolved(.late), .none:
                 if due { finish(flight, .lost(partialBytes: attendant.abandon(flight.attended.ticket))) }
             case .expired(let late, let partial):

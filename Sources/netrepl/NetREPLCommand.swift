@@ -1,6 +1,7 @@
 // netrepl's command line: options into a session configuration, the line source chosen by the
 // terminal, the optional embedded server, and exit statuses (2 for usage errors, not 64).
 
+import Grammars
 import ArgumentParser
 import CommandLineOptions
 import Glibc
@@ -33,8 +34,8 @@ struct NetREPLCommand: AsyncParsableCommand {
             is given; :tcp and :udp switch during the session, :help lists the commands. When standard \
             input is not a terminal, each line read gives one reply line on standard output and \
             round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
-            when some were lost or failed, 2 for usage and connection errors. `netrepl bench --help` \
-            describes the load generator.
+            when some were lost or failed, 2 for usage and connection errors, 3 when a check \
+            (:expect, :assert) failed. `netrepl bench --help` describes the load generator.
             """,
         version: netreplVersion
     )
@@ -57,8 +58,8 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Flag(name: .customShort("6"), help: "Use IPv6 addresses only.")
     var ipv6Only = false
 
-    @Option(help: ArgumentHelp("How long to wait for each reply (and each TCP connect): 1, 0.5s, 250ms; a bare number is seconds.", valueName: "duration"))
-    var timeout = DurationOption(.seconds(1))
+    @Option(help: ArgumentHelp("How long to wait for each reply (and each TCP connect): 1, 0.5s, 250ms; a bare number is seconds (default: 1 s).", valueName: "duration"))
+    var timeout: DurationOption?
 
     @Flag(help: "Start the companion uppercase server in this process on 127.0.0.1 and talk to it.")
     var serve = false
@@ -73,6 +74,18 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-file"),
             help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
     var historyFile: String?
+
+    @Option(help: ArgumentHelp("Where a TCP reply ends: line (the default), lines=N, until=TEXT, idle=D, close, or the presets resp, memcached, smtp, http.", valueName: "rule"))
+    var frame: FramingRule?
+
+    @Flag(help: "End each line sent in CR LF rather than LF (the presets always do).")
+    var crlf = false
+
+    @Flag(name: .customLong("no-suggest"), help: "Do not suggest the framing preset of a well-known port at start.")
+    var noSuggest = false
+
+    @Flag(name: .customLong("print-config"), help: "Print each setting in force and where it came from (default, configuration file, environment, command line), then exit.")
+    var printConfig = false
 
     @Flag(help: "Write one JSON object per exchange to standard output.")
     var json = false
@@ -89,10 +102,15 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
     var lines: [String] = []
 
+    @Option(name: [.customShort("f"), .customLong("file")],
+            help: ArgumentHelp("Run the session file FILE: its lines and commands in order (a line starting with # is a comment), then exit.", valueName: "file"))
+    var file: String?
+
     func validate() throws {
+        if file != nil && !lines.isEmpty { throw ValidationError("-f and -c exclude each other; give one of them") }
         if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other; give one of them") }
         if perLine && transport == .udp { throw ValidationError("--per-line is a TCP mode; drop --udp or --per-line") }
-        if timeout.duration <= .zero { throw ValidationError("--timeout must be more than 0; write it like 1, 0.5s or 250ms") }
+        if let timeout, timeout.duration <= .zero { throw ValidationError("--timeout must be more than 0; write it like 1, 0.5s or 250ms") }
         if !serve && (impairment.isActive || impairment.seed != nil) {
             throw ValidationError("--loss, --delay, --jitter, --duplicate and --seed impair the embedded server; add --serve")
         }
@@ -142,19 +160,69 @@ struct NetREPLCommand: AsyncParsableCommand {
             }
         }
 
-        let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty
+        var scripted: [Line]?
+        if let file {
+            switch SessionFile.read(file) {
+            case .success(let lines): scripted = lines
+            case .failure(let problem): die("cannot read \(file): \(problem.description); check the path")
+            }
+        }
+        // The configuration file: the command line wins over it, a [host:port] section over the rest.
+        let configPath = ConfigFile.defaultPath()
+        let config = configPath.flatMap(ConfigFile.load) ?? ConfigFile.parse("", path: configPath ?? "")
+        for warning in config.warnings { stderrSink.write(Array("netrepl: warning: \(warning)\n".utf8)) }
+        let cliTransport: TransportKind? = transport == .tcp || perLine ? .tcp : (transport == .udp ? .udp : nil)
+        let resolvedTransport = config.resolve(.transport, for: target, commandLine: cliTransport, fallback: .udp) { TransportKind(rawValue: $0.lowercased()) }
+        let resolvedPerLine = config.resolve(.perLine, for: target, commandLine: perLine ? true : nil, fallback: false, read: ConfigFile.readBoolean)
+        let resolvedTimeout = config.resolve(.timeout, for: target, commandLine: timeout?.duration, fallback: .seconds(1)) { DurationGrammar.parse($0) }
+        let resolvedFrame = config.resolve(.frame, for: target, commandLine: frame, fallback: .line) { try? FramingRule.parse($0) }
+        let resolvedCRLF = config.resolve(.crlf, for: target, commandLine: crlf ? true : nil, fallback: false, read: ConfigFile.readBoolean)
+        let resolvedSuggest = config.resolve(.suggest, for: target, commandLine: noSuggest ? false : nil, fallback: true, read: ConfigFile.readBoolean)
+        let environmentHistory = environment("NETREPL_HISTFILE").flatMap { $0.isEmpty ? nil : $0 }
+        let resolvedHistoryFile = config.resolve(.historyFile, for: target, commandLine: historyFile ?? environmentHistory,
+                                                 fallback: defaultHistoryPath(option: nil) ?? "none") { $0 }
+        let historyFileOrigin: ConfigOrigin = historyFile == nil && environmentHistory != nil ? .environment("NETREPL_HISTFILE") : resolvedHistoryFile.origin
+        let environmentSize = environment("NETREPL_HISTSIZE").flatMap { $0.isEmpty ? nil : $0 }
+        let resolvedHistorySize = config.resolve(.historySize, for: target, commandLine: environmentSize.map { _ in historyCapacity().capacity },
+                                                 fallback: 1000) { Int($0) }
+        if printConfig {
+            let rows: [(String, String, ConfigOrigin)] = [
+                ("target", target.description, host == nil && portArgument == nil && port == nil ? .defaultValue : .commandLine),
+                ("config-file", configPath.map { config.entries.isEmpty && config.warnings.isEmpty ? "\($0) (none there)" : $0 } ?? "none", .defaultValue),
+                ("transport", resolvedTransport.value.rawValue, resolvedTransport.origin),
+                ("per-line", String(resolvedPerLine.value), resolvedPerLine.origin),
+                ("timeout", DurationGrammar.format(resolvedTimeout.value), resolvedTimeout.origin),
+                ("frame", resolvedFrame.value.description, resolvedFrame.origin),
+                ("crlf", String(resolvedCRLF.value), resolvedCRLF.origin),
+                ("suggest", String(resolvedSuggest.value), resolvedSuggest.origin),
+                ("history-file", resolvedHistoryFile.value, historyFileOrigin),
+                ("history-size", String(resolvedHistorySize.value), environmentSize != nil ? .environment("NETREPL_HISTSIZE") : resolvedHistorySize.origin),
+            ]
+            let width = rows.map(\.0.count).max() ?? 0
+            for (key, value, origin) in rows {
+                print(key + String(repeating: " ", count: width - key.count) + " = " + value + "    # " + origin.description)
+            }
+            Glibc.exit(ExitStatus.success)
+        }
+
+        let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty && scripted == nil
         let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
                                        stderrIsTerminal: isTerminal(STDERR_FILENO), raw: raw, json: json, quiet: quiet)
 
         // History belongs to people typing: a script piping thousands of lines must not flood the
         // recall list. A script that wants it says so with --history-file.
-        let (capacity, capacityProblem) = historyCapacity()
+        var (capacity, capacityProblem) = historyCapacity()
+        if environmentSize == nil { capacity = min(resolvedHistorySize.value, 10_000_000) }
         let keepHistory = style.interactive || historyFile != nil
-        let history = HistoryStore(path: keepHistory ? defaultHistoryPath(option: historyFile) : nil, capacity: capacity)
+        let history = HistoryStore(
+            path: keepHistory ? defaultHistoryPath(option: historyFile ?? (resolvedHistoryFile.origin == .defaultValue ? nil : resolvedHistoryFile.value)) : nil,
+            capacity: capacity)
         if let capacityProblem, keepHistory { history.note(capacityProblem) }
         let source: LineSource
         var editor: ReadlineLineSource?
-        if !lines.isEmpty {
+        if let scripted {
+            source = ScriptedLineSource(scripted.map { .line($0) })
+        } else if !lines.isEmpty {
             source = ScriptedLineSource(lines: lines)
         } else if style.interactive {
             let readline = ReadlineLineSource(programName: "netrepl", completer: CommandTable.completionProvider, recall: history.recallLines)
@@ -167,14 +235,20 @@ struct NetREPLCommand: AsyncParsableCommand {
             source = PipedLineSource()
         }
 
-        let configuration = SessionConfiguration(
+        var configuration = SessionConfiguration(
             target: target,
             family: ipv4Only ? .ipv4 : (ipv6Only ? .ipv6 : .any),
-            transport: (transport == .tcp || perLine) ? .tcp : .udp,
-            tcpMode: perLine ? .perLine : .persistent,
-            timeout: timeout.duration,
+            transport: resolvedPerLine.value ? .tcp : resolvedTransport.value,
+            tcpMode: resolvedPerLine.value ? .perLine : .persistent,
+            timeout: resolvedTimeout.value,
             style: style,
             bannerNotes: notes)
+        var settings = ReplySettings()
+        settings.rule = resolvedFrame.value
+        settings.crlf = resolvedCRLF.value
+        settings.suggest = resolvedSuggest.value
+        configuration.replies = settings
+        configuration.scriptName = file
         let status: Int32
         do {
             let session = try Session(configuration: configuration, source: source, history: history,
@@ -226,4 +300,13 @@ struct NetREPLCommand: AsyncParsableCommand {
             Glibc.exit(code == .validationFailure ? ExitStatus.usageOrConnection : code.rawValue)
         }
     }
+}
+
+extension FramingRule: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let rule = try? FramingRule.parse(argument) else { return nil }
+        self = rule
+    }
+
+    public static var defaultCompletionKind: CompletionKind { .list(FramingRule.examples) }
 }

@@ -72,8 +72,10 @@ struct PasteTests {
         let client = session.client
         // readline reads the CR after "two" ahead while inserting it; it must not wait for a key.
         client.send("one" + Key.enter + "two" + Key.enter)
-        try client.expect("ONE\n")
-        try client.expect("TWO\n")
+        // Each line has a socket of its own, so their replies may come in either order.
+        try client.waitForScreen("both replies, with no key pressed") { screen in
+            screen.lines.contains("ONE") && screen.lines.contains("TWO")
+        }
         try client.expect(session.prompt())
         client.send(Key.ctrlD)
         try client.expect("2 sent, 2 received, 0% loss")

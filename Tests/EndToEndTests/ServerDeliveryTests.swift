@@ -222,7 +222,9 @@ private func count(_ label: String, in summary: String) -> Int? {
     @Test(.enabled(if: haveTaskset, "taskset (util-linux) is not installed"))
     func theDefaultEventLoopCountFollowsTheAffinityMask() throws {
         let child = try Child(URL(fileURLWithPath: "/usr/bin/taskset"), ["-c", "0", Built.server.path, "--port", "0", "--host", "127.0.0.1"])
-        #expect(child.waitFor { $0.stderr.contains("listening") || !$0.process.isRunning })
+        // The ready line, not the log's "listening": only once it is out does SIGTERM stop the
+        // server gracefully (before, the signal is not trapped yet and kills it).
+        #expect(child.waitFor { $0.stdout.contains("ready") || !$0.process.isRunning })
         #expect(child.stderr.contains("threads=1"), "\(child.stderr)")
         child.signal(SIGTERM)
         #expect(child.waitForExit() == 0)

@@ -33,6 +33,12 @@ final class Child: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
+    /// Pipes whose end of file has been read (stdout, stderr): all the child wrote is collected.
+    private var drained = 0
+    /// Handlers reading at this moment.
+    private var reading = 0
+    /// The read ends of stdout and stderr.
+    private let readDescriptors: [Int32]
     private let stdinPipe = Pipe()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
@@ -43,15 +49,24 @@ final class Child: @unchecked Sendable {
         process.standardOutput = o
         process.standardError = e
         process.standardInput = stdinPipe
-        o.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.out.append(d) }
-        }
-        e.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.err.append(d) }
-        }
+        readDescriptors = [o.fileHandleForReading.fileDescriptor, e.fileHandleForReading.fileDescriptor]
+        o.fileHandleForReading.readabilityHandler = { [weak self] h in self?.collect(h, into: \.out) }
+        e.fileHandleForReading.readabilityHandler = { [weak self] h in self?.collect(h, into: \.err) }
         try process.run()
+    }
+
+    private func collect(_ handle: FileHandle, into buffer: ReferenceWritableKeyPath<Child, Data>) {
+        lock.withLock { reading += 1 }
+        let d = handle.availableData
+        lock.withLock {
+            reading -= 1
+            if d.isEmpty {
+                handle.readabilityHandler = nil
+                drained += 1
+            } else {
+                self[keyPath: buffer].append(d)
+            }
+        }
     }
 
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
@@ -78,9 +93,22 @@ final class Child: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
-        // Let the pipe handlers drain what is left.
-        usleep(50_000)
+        // Until the handlers have read both pipes to their end, or nothing the child wrote is left
+        // in them or being read: a long last line (a 4 MiB reply in --json) can take longer than
+        // any fixed pause on a busy machine, and a process another test started meanwhile may
+        // hold a pipe open (no end of file until it exits).
+        while Date() < deadline {
+            let (pipesDrained, busy) = lock.withLock { (drained == 2, reading > 0) }
+            if pipesDrained || (!busy && readDescriptors.allSatisfy({ Self.unread($0) == 0 })) { break }
+            usleep(5_000)
+        }
         return process.terminationStatus
+    }
+
+    /// Bytes waiting in the pipe `fd`.
+    private static func unread(_ fd: Int32) -> Int32 {
+        var count: Int32 = 0
+        return ioctl(fd, UInt(FIONREAD), &count) == 0 ? count : 0
     }
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }

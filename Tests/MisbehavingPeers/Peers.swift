@@ -243,3 +243,13 @@ public func temporaryHistoryPath(_ name: String = "history") -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-tests-\(UUID().uuidString)")
     return dir.appendingPathComponent(name).path
 }
+
+/// A TCP peer that answers each line with `reply` (bytes a framing rule should find malformed,
+/// for one) and then holds the connection open, so that only the framing can end the wait.
+/// `greeting` is sent on connect, as an SMTP server does.
+public func fixedReplyPeer(_ reply: [UInt8], greeting: [UInt8] = []) -> TCPPeer {
+    TCPPeer { connection in
+        if !greeting.isEmpty { connection.write(greeting) }
+        while connection.readLine() != nil { connection.write(reply) }
+    }
+}

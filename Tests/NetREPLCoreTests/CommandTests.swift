@@ -39,8 +39,8 @@ import NetREPLTransport
     }
 
     @Test func ambiguousPrefixListsTheCandidates() {
-        #expect(CommandTable.parse(Line(":h")) == .unknown(word: "h", match: .ambiguous(["history", "help"])))
-        #expect(CommandTable.match("h") == .ambiguous(["history", "help"]))
+        #expect(CommandTable.parse(Line(":h")) == .unknown(word: "h", match: .ambiguous(["history", "header", "help"])))
+        #expect(CommandTable.match("h") == .ambiguous(["history", "header", "help"]))
         #expect(CommandTable.match(":hel") == .prefix("help"))
         #expect(CommandTable.match("help") == .exact("help"))
     }
@@ -71,16 +71,16 @@ import NetREPLTransport
             #expect(CommandTable.parse(Line(":" + command.name)) == .command(name: command.name, arguments: ""))
         }
         #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "ping", "trace", "capture", "compare", "clock",
-                               "timeout", "set", "help", "quit"])
+                               "timeout", "set", "frame", "crlf", "header", "view", "escapes", "expect", "assert", "record", "help", "quit"])
     }
 }
 
 @Suite struct CompletionTests {
     @Test func commandNames() {
         #expect(CommandTable.completions(word: ":t", lineBeforeCursor: ":t") == [":tcp", ":trace", ":timeout"])
-        #expect(CommandTable.completions(word: ":c", lineBeforeCursor: ":c") == [":connect", ":capture", ":compare", ":clock"])
+        #expect(CommandTable.completions(word: ":c", lineBeforeCursor: ":c") == [":connect", ":capture", ":compare", ":clock", ":crlf"])
         #expect(CommandTable.completions(word: ":", lineBeforeCursor: ":").count == CommandTable.all.count)
-        #expect(CommandTable.completions(word: ":h", lineBeforeCursor: ":h") == [":history", ":help"])
+        #expect(CommandTable.completions(word: ":h", lineBeforeCursor: ":h") == [":history", ":header", ":help"])
         // An editor that breaks words at the colon passes the word without it.
         #expect(CommandTable.completions(word: "st", lineBeforeCursor: ":st") == ["stats"])
     }

@@ -19,7 +19,7 @@ public protocol CommandContext: AnyObject {
     func measureClock() -> ClockCheck
     /// Whether each exchange's socket calls are shown (:trace).
     var tracing: Bool { get set }
-    /// The last line's exchange, for :capture.
+    /// The last line's exchange, for :capture, :expect and :assert.
     var lastExchange: Exchange? { get }
     var history: HistoryStore { get }
     /// `localhost:12000 (127.0.0.1:12000)`.
@@ -27,6 +27,14 @@ public protocol CommandContext: AnyObject {
     func use(_ transport: TransportKind, mode: TCPMode?)
     func connect(to target: Target) throws(ResolutionError)
     func setTimeout(_ timeout: Duration)
+    /// Changes how replies are framed and shown, and how lines are read (:frame, :view, …).
+    func changeReplies(_ change: (inout ReplySettings) -> Void)
+    /// The reply of `exchange` as it was shown (RESP rendered), or nil when it got none.
+    func shownReply(of exchange: Exchange) -> String?
+    /// A check that did not hold: said with the file and line it came from; the session goes on.
+    func checkFailed(_ message: String)
+    /// The lines handled so far, as a session file that -f replays.
+    var transcript: [String] { get }
     /// Sends `line`, shows and counts the outcome; records it in the history when `record`.
     func send(_ line: Line, record: Bool)
     func quit()
@@ -81,6 +89,28 @@ enum Commands {
                 arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
         Command(name: "set", usage: ":set [suggest on|off]", help: "Show the line editor's settings, or turn suggestions from the history (shown dimmed while typing) on or off.",
                 arguments: .words(max: 2), completions: { $0 == 0 ? ["suggest"] : ($0 == 1 ? ["on", "off"] : []) }, run: set),
+        Command(name: "frame", usage: ":frame [RULE]",
+                help: "Show or set where a TCP reply ends: \(FramingRule.summary).",
+                arguments: .rest, completions: { $0 == 0 ? FramingRule.examples : [] }, run: ReplyCommands.frame),
+        Command(name: "crlf", usage: ":crlf [on|off]", help: "Show or set whether lines end in CR LF (the presets always send CR LF).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.crlf),
+        Command(name: "header", usage: ":header [NAME: VALUE | NAME: | -]",
+                help: "Add a header to the HTTP requests that follow (NAME: alone removes it, - removes all); alone, list them.",
+                arguments: .rest, completions: { $0 == 0 ? ["Accept:", "Connection:", "-"] : [] }, run: ReplyCommands.header),
+        Command(name: "view", usage: ":view [text|hex|raw]",
+                help: "Show replies escaped (text), as a hex dump with offsets and text beside it (hex), or as they came (raw).",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ReplyView.allCases.map(\.rawValue) : [] }, run: ReplyCommands.view),
+        Command(name: "escapes", usage: ":escapes [on|off]", help: "Show or set whether \\t \\r \\n \\\\ and \\xHH in a line are sent as the bytes they name.",
+                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.escapes),
+        Command(name: "expect", usage: ":expect TEXT | /REGEX/",
+                help: "Check that the last reply, as shown, contains TEXT or matches REGEX; a failure sets exit status 3.",
+                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.expect),
+        Command(name: "assert", usage: ":assert rtt|loss OP VALUE",
+                help: "Check the last round-trip time (rtt < 5ms) or the loss so far (loss < 10%); a failure sets exit status 3.",
+                arguments: .rest, completions: { $0 == 0 ? ["rtt", "loss"] : ($0 == 1 ? ["<", "<=", ">", ">=", "=="] : []) },
+                run: ScriptCommands.assert),
+        Command(name: "record", usage: ":record FILE", help: "Write the lines and commands so far to FILE, as a session file that -f replays.",
+                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.record),
         Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
                 arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
         Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",

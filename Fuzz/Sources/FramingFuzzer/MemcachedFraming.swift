@@ -1,0 +1,1 @@
+../../../Sources/NetREPLTransport/Framing/MemcachedFraming.swift
