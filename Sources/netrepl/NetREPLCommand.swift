@@ -35,7 +35,7 @@ struct NetREPLCommand: AsyncParsableCommand {
             input is not a terminal, each line read gives one reply line on standard output and \
             round-trip times go to standard error. Exit status: 0 when every line got its reply, 1 \
             when some were lost or failed, 2 for usage and connection errors, 3 when a check \
-            (:expect, :assert) failed. `netrepl bench --help` describes the load generator.
+            (:expect, :assert) failed. The load generator has its own help: netrepl bench -h.
             """,
         version: netreplVersion
     )

@@ -46,11 +46,13 @@ final class PTYProcess {
     /// (with nil) removes variables.
     static func isolatedEnvironment(home: String, historyFile: String, extra: [String: String?] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
-        for key in ["NETREPL_HISTFILE", "NETREPL_HISTSIZE", "XDG_STATE_HOME", "LINES", "COLUMNS", "NO_COLOR", "TMUX"] {
+        for key in ["NETREPL_HISTFILE", "NETREPL_HISTSIZE", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "LINES", "COLUMNS", "NO_COLOR", "TMUX"] {
             env[key] = nil
         }
         env["HOME"] = home
         env["XDG_STATE_HOME"] = home + "/state"
+        // Never the user's own configuration file.
+        env["XDG_CONFIG_HOME"] = home + "/config"
         env["NETREPL_HISTFILE"] = historyFile
         env["INPUTRC"] = "/dev/null"
         env["TERM"] = "xterm"

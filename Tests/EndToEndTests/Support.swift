@@ -41,10 +41,20 @@ final class Child: @unchecked Sendable {
     private let readDescriptors: [Int32]
     private let stdinPipe = Pipe()
 
+    /// An empty folder for XDG_CONFIG_HOME, one per test process.
+    static let emptyConfigHome: String = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("netrepl-tests-config-\(getpid())")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder.path
+    }()
+
     init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = executable
         process.arguments = arguments
-        if let environment { process.environment = environment }
+        // Never the user's own configuration file: an empty folder, unless the test chose one.
+        var env = environment ?? ProcessInfo.processInfo.environment
+        if environment?["XDG_CONFIG_HOME"] == nil { env["XDG_CONFIG_HOME"] = Child.emptyConfigHome }
+        process.environment = env
         let o = Pipe(), e = Pipe()
         process.standardOutput = o
         process.standardError = e
