@@ -21,7 +21,8 @@ public enum DurationGrammar {
             break
         }
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let value = Double(number), value.isFinite, value >= 0 else { return nil }
+            let value = Double(number), value.isFinite, value >= 0
+        else { return nil }
         let nanoseconds = (value * scale).rounded()
         // A year is far beyond anything either program waits for; larger is a typo.
         guard nanoseconds <= 365 * 86_400 * 1e9 else { return nil }

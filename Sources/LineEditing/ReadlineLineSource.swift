@@ -28,8 +28,10 @@ public final class ReadlineLineSource: LiveLineSource {
     ///   - recall: earlier lines, oldest first, for Up-arrow and Ctrl-R; a line repeating the one
     ///     before it is kept once (readline's own history file is not used: netrepl keeps its own).
     ///   - environment: where NO_COLOR and TERM are read (no suggestions with either).
-    public init(programName: String, completer: @escaping CompletionProvider, recall: [String],
-                environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }) {
+    public init(
+        programName: String, completer: @escaping CompletionProvider, recall: [String],
+        environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }
+    ) {
         Signals.install()
         Readline.configure(programName: programName, completer: completer)
         Suggestions.configure(environment: environment)
@@ -574,20 +576,19 @@ enum Readline {
 
     /// readline's attempted-completion hook: asks the Swift provider, offers the candidates that
     /// extend the word, and never falls back to file names.
-    private static let attemptCompletion:
-        @convention(c) (UnsafePointer<CChar>?, Int32, Int32) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = {
-            text, _, end in
-            netrepl_rl_set_attempted_completion_over(1)
-            // A list of candidates is printed below the line without a redisplay.
-            Suggestions.erase()
-            guard let text, let completer = Readline.completer else { return nil }
-            let word = String(cString: text)
-            let before = lineText(byteCount: Int(end))
-            Readline.candidates = completer(word, before).filter { $0.hasPrefix(word) }
-            Readline.nextCandidate = 0
-            guard !Readline.candidates.isEmpty else { return nil }
-            return rl_completion_matches(text, candidateGenerator)
-        }
+    private static let attemptCompletion: @convention(c) (UnsafePointer<CChar>?, Int32, Int32) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = {
+        text, _, end in
+        netrepl_rl_set_attempted_completion_over(1)
+        // A list of candidates is printed below the line without a redisplay.
+        Suggestions.erase()
+        guard let text, let completer = Readline.completer else { return nil }
+        let word = String(cString: text)
+        let before = lineText(byteCount: Int(end))
+        Readline.candidates = completer(word, before).filter { $0.hasPrefix(word) }
+        Readline.nextCandidate = 0
+        guard !Readline.candidates.isEmpty else { return nil }
+        return rl_completion_matches(text, candidateGenerator)
+    }
 
     /// Called by rl_completion_matches with state 0, 1, 2, ...: one strdup'd candidate per call
     /// (readline frees them), then NULL.

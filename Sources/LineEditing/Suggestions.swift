@@ -58,10 +58,12 @@ enum Suggestions {
 
     private static func draw() {
         guard allowed, EditingPreferences.suggestions, Readline.handlerInstalled,
-              netrepl_rl_is_searching() == 0, netrepl_rl_last_was_history_motion() == 0 else { return }
+            netrepl_rl_is_searching() == 0, netrepl_rl_last_was_history_motion() == 0
+        else { return }
         let end = netrepl_rl_end()
         guard end > 0, netrepl_rl_point() == end, let typed = netrepl_rl_line_buffer(),
-              let entry = netrepl_history_suggestion(typed, end) else { return }
+            let entry = netrepl_history_suggestion(typed, end)
+        else { return }
         let suffix = String(cString: entry + Int(end))
         // One column is left free: writing into the last one would leave the terminal waiting
         // to wrap, and moving back from there differs between terminals.

@@ -45,19 +45,23 @@ public final class BenchEngine: Sendable {
         var first = 0
         for t in 0..<plan.threads {
             let n = per + (t < extra ? 1 : 0)
-            workers.append(Worker(plan: plan, shared: shared, firstClient: first, sockets: Array(sockets[first..<(first + n)]),
-                                  start: start, measureFrom: measureFrom, end: end))
+            workers.append(
+                Worker(
+                    plan: plan, shared: shared, firstClient: first, sockets: Array(sockets[first..<(first + n)]),
+                    start: start, measureFrom: measureFrom, end: end))
             first += n
         }
         var threads: [pthread_t] = []
         for worker in workers {
             var thread = pthread_t()
             let box = Unmanaged.passRetained(worker).toOpaque()
-            let status = pthread_create(&thread, nil, { argument in
-                let worker = Unmanaged<Worker>.fromOpaque(argument!).takeRetainedValue()
-                worker.run()
-                return nil
-            }, box)
+            let status = pthread_create(
+                &thread, nil,
+                { argument in
+                    let worker = Unmanaged<Worker>.fromOpaque(argument!).takeRetainedValue()
+                    worker.run()
+                    return nil
+                }, box)
             if status != 0 {
                 Unmanaged<Worker>.fromOpaque(box).release()
                 worker.markNotStarted()
@@ -78,10 +82,12 @@ public final class BenchEngine: Sendable {
             let now = clock.now()
             if now - lastProgress >= 1_000_000_000 && now < end {
                 lastProgress = now
-                progress(BenchProgress(elapsed: .nanoseconds(max(0, now - start)),
-                                       settled: shared.settled.load(ordering: .relaxed),
-                                       lostOrWrong: shared.lostOrWrong.load(ordering: .relaxed),
-                                       warmingUp: now < measureFrom))
+                progress(
+                    BenchProgress(
+                        elapsed: .nanoseconds(max(0, now - start)),
+                        settled: shared.settled.load(ordering: .relaxed),
+                        lostOrWrong: shared.lostOrWrong.load(ordering: .relaxed),
+                        warmingUp: now < measureFrom))
             }
         }
         for thread in threads { pthread_join(thread, nil) }
@@ -101,9 +107,10 @@ public final class BenchEngine: Sendable {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        return BenchReport(plan: plan, counts: counts, inFlight: inFlight,
-                           measured: .nanoseconds(max(0, stoppedAt - measureFrom)), interrupted: interrupted,
-                           latency: histogram, cpuSeconds: cpu)
+        return BenchReport(
+            plan: plan, counts: counts, inFlight: inFlight,
+            measured: .nanoseconds(max(0, stoppedAt - measureFrom)), interrupted: interrupted,
+            latency: histogram, cpuSeconds: cpu)
     }
 }
 
@@ -340,7 +347,7 @@ final class Worker: @unchecked Sendable {
             let code = errno
             if code == EINTR { continue }
             if plan.transport == .udp && (code == EAGAIN || code == ENOBUFS) {
-                return   // the datagram was dropped here; it times out as lost, as a network drop would
+                return  // the datagram was dropped here; it times out as lost, as a network drop would
             }
             if plan.transport == .tcp && code == EAGAIN && clock.now() - now < timeout {
                 var poller = pollfd(fd: client.fd, events: Int16(POLLOUT), revents: 0)
@@ -415,7 +422,8 @@ final class Worker: @unchecked Sendable {
                 continue
             }
             if let header = RequestLayout.header(of: bytes), header.client == client.id % 100_000,
-               header.sequence < client.sequence || (header.sequence == client.sequence && !client.outstanding) {
+                header.sequence < client.sequence || (header.sequence == client.sequence && !client.outstanding)
+            {
                 if now >= measureFrom { counts.stray += 1 }
                 continue
             }

@@ -32,8 +32,10 @@ public struct BenchPlan: Sendable {
     /// A request still unanswered after this long is counted lost.
     public var timeout: Duration
 
-    public init(transport: BenchTransport, address: BenchAddress, clients: Int, threads: Int, duration: Duration,
-                warmup: Duration, size: Int, rate: Double?, timeout: Duration) {
+    public init(
+        transport: BenchTransport, address: BenchAddress, clients: Int, threads: Int, duration: Duration,
+        warmup: Duration, size: Int, rate: Double?, timeout: Duration
+    ) {
         self.transport = transport
         self.address = address
         self.clients = clients
@@ -79,13 +81,18 @@ public enum BenchResolver {
         let family = first.pointee.ai_family
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         if family == AF_INET6 {
-            address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { var a = $0.pointee.sin6_addr; _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) }
+            address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                var a = $0.pointee.sin6_addr; _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
+            }
         } else {
-            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { var a = $0.pointee.sin_addr; _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) }
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                var a = $0.pointee.sin_addr; _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
+            }
         }
         let name = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return BenchAddress(storage: storage, length: length, family: family,
-                            text: family == AF_INET6 ? "[\(name)]:\(port)" : "\(name):\(port)")
+        return BenchAddress(
+            storage: storage, length: length, family: family,
+            text: family == AF_INET6 ? "[\(name)]:\(port)" : "\(name):\(port)")
     }
 }
 

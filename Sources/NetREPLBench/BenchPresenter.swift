@@ -35,14 +35,16 @@ public enum BenchPresenter {
         var loop = "closed loop"
         if let rate = plan.rate { loop = "open loop at \(fixed(rate, 0)) req/s" }
         var lines: [String] = []
-        lines.append("bench: \(plan.transport.rawValue) to \(plan.address.text), \(plan.clients) client\(plan.clients == 1 ? "" : "s") "
-            + "on \(plan.threads) thread\(plan.threads == 1 ? "" : "s"), \(plan.size)-byte requests, \(loop)")
+        lines.append(
+            "bench: \(plan.transport.rawValue) to \(plan.address.text), \(plan.clients) client\(plan.clients == 1 ? "" : "s") "
+                + "on \(plan.threads) thread\(plan.threads == 1 ? "" : "s"), \(plan.size)-byte requests, \(loop)")
         var window = "\(fixed(report.measured.seconds, 2)) s measured"
         if plan.warmup > .zero { window += " after \(fixed(plan.warmup.seconds, 2)) s warm-up" }
         if report.interrupted { window += " (interrupted)" }
         lines.append("window:   " + window)
-        lines.append("requests: \(c.sent) sent, \(c.ok) ok, \(c.wrong) wrong, \(c.lost) lost, \(c.failed) failed, "
-            + "\(report.inFlight) in flight at the end; \(c.stray) stray replies (late, duplicated or unasked for)")
+        lines.append(
+            "requests: \(c.sent) sent, \(c.ok) ok, \(c.wrong) wrong, \(c.lost) lost, \(c.failed) failed, "
+                + "\(report.inFlight) in flight at the end; \(c.stray) stray replies (late, duplicated or unasked for)")
         lines.append("rate:     \(fixed(report.requestsPerSecond, 0)) requests/s")
         if c.ok > 0 {
             let h = report.latency

@@ -183,8 +183,10 @@ public struct Resolved<Value: Sendable>: Sendable {
 
 extension ConfigFile {
     /// `commandLine` if given, else the file's value for `target` read by `read`, else `fallback`.
-    public func resolve<Value>(_ key: ConfigKey, for target: Target, commandLine: Value?, fallback: Value,
-                               read: (String) -> Value?) -> Resolved<Value> {
+    public func resolve<Value>(
+        _ key: ConfigKey, for target: Target, commandLine: Value?, fallback: Value,
+        read: (String) -> Value?
+    ) -> Resolved<Value> {
         if let commandLine { return Resolved(value: commandLine, origin: .commandLine) }
         if let (text, origin) = value(key, for: target), let value = read(text) { return Resolved(value: value, origin: origin) }
         return Resolved(value: fallback, origin: .defaultValue)

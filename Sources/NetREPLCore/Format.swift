@@ -1,6 +1,5 @@
 // Small formatters shared by the session output, :stats and the history table, without Foundation.
 
-
 /// `x` with exactly `decimals` digits after the point (round half away from zero).
 func fixed(_ x: Double, _ decimals: Int) -> String {
     guard x.isFinite else { return x.isNaN ? "nan" : (x < 0 ? "-inf" : "inf") }
@@ -49,7 +48,8 @@ extension StringProtocol {
     func trimmingWhitespace() -> String {
         let scalars = Substring(self).unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
         return String(String.UnicodeScalarView(scalars[first...last]))
     }
 }
@@ -64,8 +64,10 @@ func jsonString(_ text: String) -> String {
 /// `text` with a backslash before itself and `also`, `\n`, `\r` and `\t` for those controls, and
 /// `hexPrefix` and `hexDigits` hex digits for any other scalar `needsHex` picks. JSON strings and
 /// the history file's fields both escape this way, with their own prefix and picks.
-func backslashEscaped(_ text: String, also: Set<Unicode.Scalar> = [], hexPrefix: String, hexDigits: Int,
-                      where needsHex: (Unicode.Scalar) -> Bool) -> String {
+func backslashEscaped(
+    _ text: String, also: Set<Unicode.Scalar> = [], hexPrefix: String, hexDigits: Int,
+    where needsHex: (Unicode.Scalar) -> Bool
+) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
         switch scalar {

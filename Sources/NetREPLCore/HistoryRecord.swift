@@ -23,8 +23,10 @@ public struct HistoryRecord: Sendable, Equatable {
     public var rttNanoseconds: UInt64?
     public var line: String
 
-    public init(timeMilliseconds: Int, transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome,
-                rttNanoseconds: UInt64?, line: String) {
+    public init(
+        timeMilliseconds: Int, transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome,
+        rttNanoseconds: UInt64?, line: String
+    ) {
         self.timeMilliseconds = timeMilliseconds
         self.transport = transport
         self.tcpMode = transport == .tcp ? tcpMode ?? .persistent : nil
@@ -35,36 +37,44 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// A record stamped with the current wall-clock time.
-    public static func now(transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome,
-                           rttNanoseconds: UInt64?, line: String) -> HistoryRecord {
-        HistoryRecord(timeMilliseconds: Int(Clocks.realtimeNanoseconds() / 1_000_000), transport: transport,
-                      tcpMode: tcpMode, target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
+    public static func now(
+        transport: TransportKind, tcpMode: TCPMode? = nil, target: String, outcome: HistoryOutcome,
+        rttNanoseconds: UInt64?, line: String
+    ) -> HistoryRecord {
+        HistoryRecord(
+            timeMilliseconds: Int(Clocks.realtimeNanoseconds() / 1_000_000), transport: transport,
+            tcpMode: tcpMode, target: target, outcome: outcome, rttNanoseconds: rttNanoseconds, line: line)
     }
 
     /// The record as one line of the file, newline included.
     public var encoded: String {
         let rtt = rttNanoseconds.map { fixed(Double($0) / 1_000, 3) } ?? "-"
-        return [HistoryRecord.formatTime(timeMilliseconds), transportName(transport, tcpMode), HistoryRecord.escape(target),
-                outcome.rawValue, rtt, HistoryRecord.escape(line)].joined(separator: "\t") + "\n"
+        return [
+            HistoryRecord.formatTime(timeMilliseconds), transportName(transport, tcpMode), HistoryRecord.escape(target),
+            outcome.rawValue, rtt, HistoryRecord.escape(line),
+        ].joined(separator: "\t") + "\n"
     }
 
     /// Parses one line of the file (without its newline); nil when it is not a record.
     public static func decode(_ text: Substring) -> HistoryRecord? {
         let fields = text.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
         guard fields.count == 6,
-              let time = parseTime(fields[0]),
-              let via = parseTransportName(fields[1]),
-              let target = unescape(fields[2]), !target.isEmpty,
-              let outcome = HistoryOutcome(rawValue: String(fields[3])),
-              let line = unescape(fields[5]) else { return nil }
+            let time = parseTime(fields[0]),
+            let via = parseTransportName(fields[1]),
+            let target = unescape(fields[2]), !target.isEmpty,
+            let outcome = HistoryOutcome(rawValue: String(fields[3])),
+            let line = unescape(fields[5])
+        else { return nil }
         var rtt: UInt64? = nil
         if fields[4] != "-" {
             guard fields[4].allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-                  let micros = Double(fields[4]), micros.isFinite, micros >= 0, micros < 1e15 else { return nil }
+                let micros = Double(fields[4]), micros.isFinite, micros >= 0, micros < 1e15
+            else { return nil }
             rtt = UInt64((micros * 1_000).rounded())
         }
-        return HistoryRecord(timeMilliseconds: time, transport: via.kind, tcpMode: via.mode, target: target, outcome: outcome,
-                             rttNanoseconds: rtt, line: line)
+        return HistoryRecord(
+            timeMilliseconds: time, transport: via.kind, tcpMode: via.mode, target: target, outcome: outcome,
+            rttNanoseconds: rtt, line: line)
     }
 
     static func escape(_ text: String) -> String {
@@ -88,7 +98,8 @@ public struct HistoryRecord: Sendable, Equatable {
             case "x":
                 // Two hex digits exactly: UInt8(_:radix:) alone would also take a sign ("+1").
                 guard let a = scalars.next(), let b = scalars.next(), a.properties.isASCIIHexDigit, b.properties.isASCIIHexDigit,
-                      let value = UInt8(String([Character(a), Character(b)]), radix: 16), value < 0x80 else { return nil }
+                    let value = UInt8(String([Character(a), Character(b)]), radix: 16), value < 0x80
+                else { return nil }
                 out.append(Unicode.Scalar(value))
             default: return nil
             }
@@ -110,7 +121,8 @@ public struct HistoryRecord: Sendable, Equatable {
     static func parseTime(_ text: Substring) -> Int? {
         let b = Array(text.utf8)
         guard b.count == 24, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b[19] == UInt8(ascii: "."), b[23] == UInt8(ascii: "Z") else { return nil }
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b[19] == UInt8(ascii: "."), b[23] == UInt8(ascii: "Z")
+        else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var v = 0
             for i in range {
@@ -120,9 +132,10 @@ public struct HistoryRecord: Sendable, Equatable {
             return v
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              let millis = number(20..<23), (1...12).contains(month), (1...31).contains(day),
-              hour < 24, minute < 60, second < 61 else { return nil }
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            let millis = number(20..<23), (1...12).contains(month), (1...31).contains(day),
+            hour < 24, minute < 60, second < 61
+        else { return nil }
         let time = CalendarTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         return time.utcSeconds * 1000 + millis
     }

@@ -190,8 +190,9 @@ public final class HistoryStore {
         // exclusive so that the end of the file we look at, and undo, is ours alone.
         for _ in 0..<8 {
             // Read and write: the file's last byte is looked at before appending.
-            let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.append, .create, .closeOnExec, .nonBlocking],
-                                             permissions: [.ownerReadWrite])
+            let fd = try FileDescriptor.open(
+                FilePath(path), .readWrite, options: [.append, .create, .closeOnExec, .nonBlocking],
+                permissions: [.ownerReadWrite])
             defer { try? fd.close() }
             try fd.lock(exclusive: true)
             guard try HistoryFile.isSameFile(fd, path) else { continue }

@@ -60,8 +60,10 @@ public struct OutputStyle: Sendable, Equatable {
     /// Non-interactive: no RTT lines, notices or summary; replies and errors only.
     public var quiet: Bool
 
-    public init(interactive: Bool, colour: Bool, stdoutIsTerminal: Bool, stderrIsTerminal: Bool,
-                rawReplies: Bool = false, json: Bool = false, quiet: Bool = false) {
+    public init(
+        interactive: Bool, colour: Bool, stdoutIsTerminal: Bool, stderrIsTerminal: Bool,
+        rawReplies: Bool = false, json: Bool = false, quiet: Bool = false
+    ) {
         self.interactive = interactive
         self.colour = colour
         self.stdoutIsTerminal = stdoutIsTerminal
@@ -72,13 +74,16 @@ public struct OutputStyle: Sendable, Equatable {
     }
 
     /// Decides the style from the terminals and the environment, as the man page documents.
-    public static func detect(stdinIsTerminal: Bool, stdoutIsTerminal: Bool, stderrIsTerminal: Bool, raw: Bool,
-                              json: Bool, quiet: Bool, environment env: (String) -> String? = environment) -> OutputStyle {
+    public static func detect(
+        stdinIsTerminal: Bool, stdoutIsTerminal: Bool, stderrIsTerminal: Bool, raw: Bool,
+        json: Bool, quiet: Bool, environment env: (String) -> String? = environment
+    ) -> OutputStyle {
         let noColour = !(env("NO_COLOR") ?? "").isEmpty || env("TERM") == "dumb"
-        return OutputStyle(interactive: stdinIsTerminal && !json,
-                           colour: stdinIsTerminal && stdoutIsTerminal && !noColour && !json,
-                           stdoutIsTerminal: stdoutIsTerminal, stderrIsTerminal: stderrIsTerminal,
-                           rawReplies: raw, json: json, quiet: quiet)
+        return OutputStyle(
+            interactive: stdinIsTerminal && !json,
+            colour: stdinIsTerminal && stdoutIsTerminal && !noColour && !json,
+            stdoutIsTerminal: stdoutIsTerminal, stderrIsTerminal: stderrIsTerminal,
+            rawReplies: raw, json: json, quiet: quiet)
     }
 }
 

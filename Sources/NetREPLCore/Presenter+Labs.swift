@@ -28,8 +28,10 @@ extension Presenter {
         var fields = ["\"transport\":\"udp\"", "\"target\":" + jsonString(target)]
         switch event {
         case .reply(let sequence, let roundTrip, let clock, let bytes, let reordered):
-            fields += ["\"ping\":\(sequence)", "\"outcome\":\"reply\"", "\"rtt_us\":" + fixed(Double(roundTrip.wholeNanoseconds) / 1_000, 3),
-                       "\"rtt_clock\":" + jsonString(clock.rawValue), "\"bytes_received\":\(bytes)", "\"reordered\":\(reordered)"]
+            fields += [
+                "\"ping\":\(sequence)", "\"outcome\":\"reply\"", "\"rtt_us\":" + fixed(Double(roundTrip.wholeNanoseconds) / 1_000, 3),
+                "\"rtt_clock\":" + jsonString(clock.rawValue), "\"bytes_received\":\(bytes)", "\"reordered\":\(reordered)",
+            ]
         case .timedOut(let sequence):
             fields += ["\"ping\":\(sequence)", "\"outcome\":\"lost\""]
         case .duplicate(let sequence):
@@ -59,8 +61,9 @@ extension Presenter {
         let local = trace.local?.description ?? "?"
         let remote = e.peer?.description ?? "?"
         let reads = trace.reads
-        meta("trace: \(e.transport.rawValue) local \(local) → remote \(remote) · \(sent) B sent, \(received) B received"
-             + " in \(reads) \(reads == 1 ? "read" : "reads")")
+        meta(
+            "trace: \(e.transport.rawValue) local \(local) → remote \(remote) · \(sent) B sent, \(received) B received"
+                + " in \(reads) \(reads == 1 ? "read" : "reads")")
     }
 
     private func describe(_ call: SocketCall) -> String {

@@ -71,16 +71,20 @@ final class Presenter {
         case .lost(let partial):
             // Named, because in a script many lines may be lost and stdout shows none of them.
             let got = partial > 0 ? " (\(counted(partial, "byte")) of a reply had come)" : ""
-            error("lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within \(DurationGrammar.format(exchange.timeout))\(got)"
-                  + (style.interactive ? "; :timeout D waits longer" : ""))
+            error(
+                "lost \"\(excerpt(exchange.line.text))\": no reply from \(peerText(exchange)) within \(DurationGrammar.format(exchange.timeout))\(got)"
+                    + (style.interactive ? "; :timeout D waits longer" : ""))
         case .truncated(let received, let end):
             // A person sees what came; a script's stdout holds whole replies only.
             if style.interactive && !received.isEmpty { out.reply(received, raw: style.rawReplies) }
-            error("truncated reply to \"\(excerpt(exchange.line.text))\": \(counted(received.count, "byte")), then \(describe(end)) before the reply was complete")
+            error(
+                "truncated reply to \"\(excerpt(exchange.line.text))\": \(counted(received.count, "byte")), then \(describe(end)) before the reply was complete"
+            )
         case .malformed(let received, let problem):
             if style.interactive && !received.isEmpty { out.reply(received, raw: false) }
-            error("malformed reply to \"\(excerpt(exchange.line.text))\" after \(counted(received.count, "byte")): \(describe(problem)); "
-                  + (style.interactive ? ":frame names another rule" : "--frame names another rule"))
+            error(
+                "malformed reply to \"\(excerpt(exchange.line.text))\" after \(counted(received.count, "byte")): \(describe(problem)); "
+                    + (style.interactive ? ":frame names another rule" : "--frame names another rule"))
         case .cancelled(let signal) where signal == SIGINT && style.interactive:
             error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
         case .cancelled(let signal):
@@ -144,8 +148,12 @@ final class Presenter {
             }
         case .greeting(let bytes, let after):
             if style.json {
-                out.json("{" + ["\"transport\":" + jsonString(transport.rawValue), "\"target\":" + jsonString(target),
-                                "\"outcome\":\"greeting\"", jsonReplyFields(bytes), "\"rtt_us\":" + micros(after)].joined(separator: ",") + "}")
+                out.json(
+                    "{"
+                        + [
+                            "\"transport\":" + jsonString(transport.rawValue), "\"target\":" + jsonString(target),
+                            "\"outcome\":\"greeting\"", jsonReplyFields(bytes), "\"rtt_us\":" + micros(after),
+                        ].joined(separator: ",") + "}")
                 return
             }
             meta("the server said on connect, after \(formatMilliseconds(after)):")
@@ -157,8 +165,9 @@ final class Presenter {
                 out.json(jsonLate(late, transport: transport, peer: peer, target: target))
                 return
             }
-            meta("late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip))\(live ? "" : " (not the reply to this line)"): "
-                 + String(decoding: late.bytes, as: UTF8.self))
+            meta(
+                "late reply to \"\(excerpt(late.line.text))\" after \(formatMilliseconds(late.roundTrip))\(live ? "" : " (not the reply to this line)"): "
+                    + String(decoding: late.bytes, as: UTF8.self))
         case .noise(let noise):
             if style.json {
                 out.json(jsonNoise(noise, transport: transport, target: target))
@@ -285,7 +294,8 @@ final class Presenter {
         case .notFound(let target, let reason):
             return "cannot resolve \(target.host): \(reason); check the name"
         case .wrongFamily(let target, let asked):
-            return "\(target.host) is not an \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4") or give an \(asked == .ipv6 ? "IPv6" : "IPv4") address"
+            return
+                "\(target.host) is not an \(asked == .ipv6 ? "IPv6" : "IPv4") address; drop \(asked == .ipv6 ? "-6" : "-4") or give an \(asked == .ipv6 ? "IPv6" : "IPv4") address"
         case .noAddressOfFamily(let target, let asked):
             return "\(target.host) has no \(asked == .ipv6 ? "IPv6" : "IPv4") address here; drop \(asked == .ipv6 ? "-6" : "-4")"
         }

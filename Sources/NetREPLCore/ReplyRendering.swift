@@ -107,10 +107,11 @@ public enum RESPRendering {
         case .array(let items), .push(let items): return list(items.map(lines), marker: ")", empty: "(empty array)")
         case .set(let items): return list(items.map(lines), marker: "~", empty: "(empty set)")
         case .map(let pairs):
-            return list(pairs.map { key, value in
-                let k = lines(key), v = lines(value)
-                return k.dropLast() + [k[k.count - 1] + " => " + v[0]] + v.dropFirst()
-            }, marker: "#", empty: "(empty hash)")
+            return list(
+                pairs.map { key, value in
+                    let k = lines(key), v = lines(value)
+                    return k.dropLast() + [k[k.count - 1] + " => " + v[0]] + v.dropFirst()
+                }, marker: "#", empty: "(empty hash)")
         }
     }
 
@@ -256,7 +257,8 @@ public enum Escapes {
             case "\\": out.append(UInt8(ascii: "\\"))
             case "x":
                 guard i + 3 < chars.count, chars[i + 2].isHexDigit, chars[i + 3].isHexDigit,
-                      let byte = UInt8(String(chars[(i + 2)...(i + 3)]), radix: 16) else {
+                    let byte = UInt8(String(chars[(i + 2)...(i + 3)]), radix: 16)
+                else {
                     throw .badHex(column: i + 1)
                 }
                 out.append(byte)

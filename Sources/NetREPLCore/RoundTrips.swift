@@ -83,9 +83,10 @@ public struct RoundTrips: Sendable, Equatable {
         let bars = Array("▁▂▃▄▅▆▇█")
         guard let low = recent.min(), let high = recent.max() else { return "" }
         let span = Double((high - low).wholeNanoseconds)
-        return String(recent.map { value in
-            span == 0 ? bars[0] : bars[min(bars.count - 1, Int(Double((value - low).wholeNanoseconds) / span * Double(bars.count - 1) + 0.5))]
-        })
+        return String(
+            recent.map { value in
+                span == 0 ? bars[0] : bars[min(bars.count - 1, Int(Double((value - low).wholeNanoseconds) / span * Double(bars.count - 1) + 0.5))]
+            })
     }
 }
 

@@ -26,9 +26,11 @@ public struct SessionConfiguration: Sendable {
     /// How replies are framed and shown, and how typed lines are read (issue 12).
     public var replies = ReplySettings()
 
-    public init(target: Target, family: AddressFamily = .any, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
-                timeout: Duration = .seconds(1), tcpFraming: any ReplyFraming = TerminatorFraming(),
-                style: OutputStyle, bannerNotes: [String] = []) {
+    public init(
+        target: Target, family: AddressFamily = .any, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
+        timeout: Duration = .seconds(1), tcpFraming: any ReplyFraming = TerminatorFraming(),
+        style: OutputStyle, bannerNotes: [String] = []
+    ) {
         self.target = target
         self.family = family
         self.transport = transport
@@ -104,8 +106,10 @@ public final class Session: CommandContext {
     public private(set) var endedBy: Int32?
 
     /// Resolves the target (once, before anything is timed) and prepares the session.
-    public init(configuration: SessionConfiguration, source: LineSource, history: HistoryStore,
-                out: OutputSink, err: OutputSink, interruptions: Interruptions = ProcessSignals.shared) throws(SessionStartError) {
+    public init(
+        configuration: SessionConfiguration, source: LineSource, history: HistoryStore,
+        out: OutputSink, err: OutputSink, interruptions: Interruptions = ProcessSignals.shared
+    ) throws(SessionStartError) {
         self.configuration = configuration
         self.transcript = Self.settingLines(configuration)
         self.interruptions = interruptions
@@ -114,9 +118,10 @@ public final class Session: CommandContext {
         let live = configuration.style.interactive ? source as? LiveLineSource : nil
         let terminal = TerminalLine(source: live)
         self.terminal = terminal
-        let presenter = Presenter(style: configuration.style,
-                                  out: terminal.sink(out, isTerminal: configuration.style.stdoutIsTerminal),
-                                  err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
+        let presenter = Presenter(
+            style: configuration.style,
+            out: terminal.sink(out, isTerminal: configuration.style.stdoutIsTerminal),
+            err: terminal.sink(err, isTerminal: configuration.style.stderrIsTerminal))
         presenter.live = live != nil
         self.presenter = presenter
         presenter.display = configuration.replies.display
@@ -145,7 +150,9 @@ public final class Session: CommandContext {
     @discardableResult
     public func run() -> Int32 {
         if configuration.style.interactive {
-            presenter.info("netrepl: \(transportName(configuration.transport, configuration.tcpMode)) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits.")
+            presenter.info(
+                "netrepl: \(transportName(configuration.transport, configuration.tcpMode)) to \(targetDescription), timeout \(DurationGrammar.format(configuration.timeout)). :help lists commands, Ctrl-D quits."
+            )
             for note in configuration.bannerNotes { presenter.info(note) }
         }
         if let hint = configuration.replies.suggestion(forPort: configuration.target.port) { presenter.meta(hint) }
@@ -251,7 +258,9 @@ public final class Session: CommandContext {
     /// waiting), so that the summary counts what came.
     private func awaitTheRest() {
         let count = waiting
-        presenter.meta("waiting for \(count) \(count == 1 ? "line" : "lines") sent and not yet answered, at most until \(count == 1 ? "its" : "their") timeout; Ctrl-C stops waiting")
+        presenter.meta(
+            "waiting for \(count) \(count == 1 ? "line" : "lines") sent and not yet answered, at most until \(count == 1 ? "its" : "their") timeout; Ctrl-C stops waiting"
+        )
         while waiting > 0 && endedBy == nil && !presenter.outputClosed {
             if let signal = interruptions.take() {
                 for transport in transports { transport.cancelWaiting(signal: signal) }
@@ -319,8 +328,9 @@ public final class Session: CommandContext {
                 return
             case .late(let late):
                 presenter.show(event, transport: transport.kind, peer: nil, target: configuration.target.description)
-                record(late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip,
-                       via: (transport.kind, transport.tcpMode))
+                record(
+                    late.line.text.hasPrefix(":") ? ":" + late.line.text : late.line.text, outcome: .late, rtt: late.roundTrip,
+                    via: (transport.kind, transport.tcpMode))
             case .unasked(var unasked) where terminal.source != nil:
                 flushFlood(force: false)
                 let shown = floodGate.admit(unasked.count)
@@ -433,11 +443,14 @@ public final class Session: CommandContext {
 
     /// Records `line` in the history; for a line sent (`id`), in the place kept for it when it was
     /// sent, with the transport (and TCP mode) and target it went on.
-    private func record(_ line: String, outcome: HistoryOutcome, rtt: Duration?, for id: SubmissionID? = nil,
-                        via: (kind: TransportKind, mode: TCPMode?)? = nil, target: String? = nil) {
+    private func record(
+        _ line: String, outcome: HistoryOutcome, rtt: Duration?, for id: SubmissionID? = nil,
+        via: (kind: TransportKind, mode: TCPMode?)? = nil, target: String? = nil
+    ) {
         let via = via ?? (configuration.transport, configuration.tcpMode)
-        let entry = HistoryRecord.now(transport: via.kind, tcpMode: via.mode, target: target ?? configuration.target.description,
-                                      outcome: outcome, rttNanoseconds: rtt?.wholeNanoseconds, line: line)
+        let entry = HistoryRecord.now(
+            transport: via.kind, tcpMode: via.mode, target: target ?? configuration.target.description,
+            outcome: outcome, rttNanoseconds: rtt?.wholeNanoseconds, line: line)
         if let id, let place = unrecorded.firstIndex(where: { $0.id == id }) {
             unrecorded[place].entry = entry
         } else if outcome == .late {
@@ -529,8 +542,9 @@ public final class Session: CommandContext {
             exitStatus = max(exitStatus, ExitStatus.someFailed)
         }
         if let recordAs = pending.recordAs {
-            record(recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip, for: id,
-                   via: (exchange.transport, exchange.tcpMode), target: pending.target)
+            record(
+                recordAs, outcome: HistoryOutcome(exchange.outcome), rtt: exchange.reply?.roundTrip, for: id,
+                via: (exchange.transport, exchange.tcpMode), target: pending.target)
         }
         if case .cancelled(let signal) = exchange.outcome, terminal.source == nil {
             _ = interruptions.take()
@@ -553,7 +567,9 @@ public final class Session: CommandContext {
         }
         configuration.transport = transport
         if let mode { configuration.tcpMode = mode }
-        let how = transport == .udp ? "one datagram per line" : (configuration.tcpMode == .perLine ? "a new connection for each line" : "one connection for the session")
+        let how =
+            transport == .udp
+            ? "one datagram per line" : (configuration.tcpMode == .perLine ? "a new connection for each line" : "one connection for the session")
         presenter.meta("now sending over \(transportName(transport, configuration.tcpMode)) to \(configuration.target), \(how)")
     }
 
@@ -627,7 +643,9 @@ public final class Session: CommandContext {
         var result: (end: PingEnd, sent: Int, elapsed: Duration)
         repeat {
             let address = candidates.removeFirst()
-            if !style.json { presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))") }
+            if !style.json {
+                presenter.info("PING \(target) (\(address)): \(plan.size) data bytes, \(plan.count) every \(DurationGrammar.format(plan.interval))")
+            }
             tally = PingTally()
             result = Pinger.run(plan, to: address, interruption: interruption) { event in
                 tally.count(event)

@@ -85,9 +85,11 @@ public struct PathStatistics: Sendable, Equatable {
     public var countsLine: String {
         var parts = ["\(sent) sent", "\(received) received"]
         if lost > 0 { parts.append("\(lost) lost") }
-        for (n, word, noun) in [(late, "late", false), (duplicates, "duplicate", true), (reordered, "reordered", false),
-                                (unexpected, "unexpected", false), (truncated, "truncated", false),
-                                (cancelled, "cancelled", false), (errors, "error", true)] where n > 0 {
+        for (n, word, noun) in [
+            (late, "late", false), (duplicates, "duplicate", true), (reordered, "reordered", false),
+            (unexpected, "unexpected", false), (truncated, "truncated", false),
+            (cancelled, "cancelled", false), (errors, "error", true),
+        ] where n > 0 {
             parts.append("+" + (noun ? counted(n, word) : "\(n) \(word)"))
         }
         if notSent > 0 { parts.append("\(notSent) not sent") }
@@ -126,8 +128,10 @@ public struct StatisticsBook: Sendable {
     }
 
     /// Counts an event a transport reported apart from any line's outcome (a live session's).
-    public mutating func record(_ event: TransportEvent, target: String, transport: TransportKind, tcpMode: TCPMode?,
-                                at now: ContinuousClock.Instant = .now) {
+    public mutating func record(
+        _ event: TransportEvent, target: String, transport: TransportKind, tcpMode: TCPMode?,
+        at now: ContinuousClock.Instant = .now
+    ) {
         let key = PathKey(target: target, transport: transport, tcpMode: tcpMode)
         if paths[key] == nil { order.append(key) }
         paths[key, default: PathStatistics()].record(event, at: now)

@@ -71,20 +71,27 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
         guard context.channel.isWritable else {
             statistics.udpDropped.add(1, ordering: .relaxed)
             if let suppressed = dropWarnings.permit() {
-                logger.warning("udp reply dropped: the socket's send queue is full", metadata: ["peer": "\(request.remoteAddress)", "also_dropped_since_last_line": "\(suppressed)"])
+                logger.warning(
+                    "udp reply dropped: the socket's send queue is full",
+                    metadata: ["peer": "\(request.remoteAddress)", "also_dropped_since_last_line": "\(suppressed)"])
             }
             return
         }
         let slot = nextReplySlot(context: context, capacity: request.data.readableBytes)
         StreamingUppercaser.uppercase(request.data, into: &replyBuffers[slot])
         // Only a reply longer than the smaller limit needs the address looked at (which copies it).
-        let cut = replyBuffers[slot].readableBytes > Self.maxPayloadIPv4
+        let cut =
+            replyBuffers[slot].readableBytes > Self.maxPayloadIPv4
             && replyBuffers[slot].truncateAtCharacterBoundary(limit: Self.maxPayload(for: request.remoteAddress))
         let reply = replyBuffers[slot]
         if cut {
             statistics.udpTruncated.add(1, ordering: .relaxed)
             if let suppressed = cutNotices.permit() {
-                logger.notice("udp reply cut to the largest datagram", metadata: ["peer": "\(request.remoteAddress)", "request_bytes": "\(request.data.readableBytes)", "also_cut_since_last_line": "\(suppressed)"])
+                logger.notice(
+                    "udp reply cut to the largest datagram",
+                    metadata: [
+                        "peer": "\(request.remoteAddress)", "request_bytes": "\(request.data.readableBytes)", "also_cut_since_last_line": "\(suppressed)",
+                    ])
             }
         }
         let envelope = AddressedEnvelope(remoteAddress: request.remoteAddress, data: reply)

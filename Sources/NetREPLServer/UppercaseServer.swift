@@ -59,13 +59,14 @@ public struct ListenError: Error, Sendable, Equatable {
         if let e = error as? ListenError { return e }
         if let io = error as? IOError {
             let errno = Errno(rawValue: io.errnoCode)
-            let code: Code = switch errno {
-            case .addressInUse: .addressInUse
-            case .permissionDenied: .permissionDenied
-            case .addressNotAvailable: .addressNotAvailable
-            case .addressFamilyNotSupported: .familyNotSupported
-            default: .other
-            }
+            let code: Code =
+                switch errno {
+                case .addressInUse: .addressInUse
+                case .permissionDenied: .permissionDenied
+                case .addressNotAvailable: .addressNotAvailable
+                case .addressFamilyNotSupported: .familyNotSupported
+                default: .other
+                }
             return ListenError(code, listener: listener, host: host, port: port, errno: errno)
         }
         if error is SocketAddressError || error is SocketAddressError.UnknownHost {
@@ -294,11 +295,13 @@ public final class UppercaseServer: Service, Sendable {
                     statistics.rejectedConnections.add(1, ordering: .relaxed)
                     // A flood over the limit must not become a flood in the log: one line a second.
                     if let suppressed = limitWarnings.permit() {
-                        logger.warning("connection limit reached: closing new connection", metadata: [
-                            "peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")",
-                            "max_connections": "\(configuration.maxConnections)",
-                            "also_closed_since_last_line": "\(suppressed)",
-                        ])
+                        logger.warning(
+                            "connection limit reached: closing new connection",
+                            metadata: [
+                                "peer": "\(channel.remoteAddress.map(String.init(describing:)) ?? "?")",
+                                "max_connections": "\(configuration.maxConnections)",
+                                "also_closed_since_last_line": "\(suppressed)",
+                            ])
                     }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(linger: .seconds(2)))

@@ -67,8 +67,10 @@ final class Attendant {
 
     func record(_ event: TransportEvent) { events.append(event) }
 
-    func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, clock: RTTClock,
-              listensAfterReply: Bool = false) -> Ticket {
+    func sent(
+        _ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant, clock: RTTClock,
+        listensAfterReply: Bool = false
+    ) -> Ticket {
         tracker.sent(line, framing: framing, at: instant, clock: clock, listensAfterReply: listensAfterReply)
     }
 
@@ -136,13 +138,16 @@ final class Attendant {
             if received.count == 0 && attended.kind == .stream {
                 attended.socket.close()
                 attended.end = .serverClosed
-                return settle(tracker.ended(attended.ticket, by: .closed, at: received.arrival, kernelStamped: received.kernelStamped),
-                              awaited: awaited)
+                return settle(
+                    tracker.ended(attended.ticket, by: .closed, at: received.arrival, kernelStamped: received.kernelStamped),
+                    awaited: awaited)
             }
             if awaited, let deadline, received.arrival > deadline {
                 let partial = tracker.abandon(attended.ticket)
-                if case .late(let late) = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
-                                                           kernelStamped: received.kernelStamped) {
+                if case .late(let late) = tracker.received(
+                    buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                    kernelStamped: received.kernelStamped)
+                {
                     return .expired(late: late, partialBytes: partial)
                 }
                 return .expired(late: nil, partialBytes: partial)
@@ -151,8 +156,9 @@ final class Attendant {
                 // The send's stamp came after send() returned (a busy machine): by the reply, it is there.
                 tracker.restamp(attended.ticket, sentAt: stamped)
             }
-            let resolution = tracker.received(buffer[0..<received.count], for: attended.ticket, at: received.arrival,
-                                              kernelStamped: received.kernelStamped)
+            let resolution = tracker.received(
+                buffer[0..<received.count], for: attended.ticket, at: received.arrival,
+                kernelStamped: received.kernelStamped)
             if let news = settle(resolution, awaited: awaited) { return news }
         }
         return nil

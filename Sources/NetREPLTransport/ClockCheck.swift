@@ -39,8 +39,9 @@ public struct ClockCheck: Sendable {
             _ = poll(nil, 0, Int32(wait.components.seconds * 1_000 + wait.components.attoseconds / 1_000_000_000_000_000))
             lateness.append(max(ContinuousClock.now - asked - wait, .zero))
         }
-        return ClockCheck(resolution: resolution, smallestStep: smallest, readCost: readCost, wakeLateness: lateness.sorted(),
-                          wait: wait, kernelSendStamps: probeSendStamps())
+        return ClockCheck(
+            resolution: resolution, smallestStep: smallest, readCost: readCost, wakeLateness: lateness.sorted(),
+            wait: wait, kernelSendStamps: probeSendStamps())
     }
 
     /// Sends one datagram to a socket of our own on 127.0.0.1 and asks for its kernel stamp.

@@ -66,8 +66,10 @@ public struct Reply: Sendable, Equatable {
     /// reply came in more than one piece; nil when its first byte came with its last.
     public var firstByte: Duration?
 
-    public init(bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic,
-                firstByte: Duration? = nil) {
+    public init(
+        bytes: [UInt8], roundTrip: Duration, bytesReceived: Int, clock: RTTClock = .monotonic,
+        firstByte: Duration? = nil
+    ) {
         self.bytes = bytes
         self.roundTrip = roundTrip
         self.bytesReceived = bytesReceived
@@ -108,7 +110,7 @@ public enum TransportFailure: Error, Sendable, Equatable {
     public var address: SocketAddress? {
         switch self {
         case .refused(let a), .connectTimedOut(let a), .cannotConnect(let a, _), .sendFailed(let a, _), .sendTimedOut(let a),
-             .receiveFailed(let a, _), .closedBeforeReply(let a, _):
+            .receiveFailed(let a, _), .closedBeforeReply(let a, _):
             return a
         case .cannotOpenSocket, .datagramTooLarge:
             return nil

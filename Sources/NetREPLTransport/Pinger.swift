@@ -60,8 +60,10 @@ public enum PingEnd: Sendable, Equatable {
 public enum Pinger {
     /// Runs `plan` against `address`, reporting each event to `report` as it happens.
     /// Returns how it ended, how many probes were sent, and how long the run took.
-    public static func run(_ plan: PingPlan, to address: SocketAddress, interruption: () -> Int32?,
-                           report: (PingEvent) -> Void) -> (end: PingEnd, sent: Int, elapsed: Duration) {
+    public static func run(
+        _ plan: PingPlan, to address: SocketAddress, interruption: () -> Int32?,
+        report: (PingEvent) -> Void
+    ) -> (end: PingEnd, sent: Int, elapsed: Duration) {
         let started = ContinuousClock.now
         let socket: Socket
         do {

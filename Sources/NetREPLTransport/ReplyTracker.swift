@@ -76,12 +76,15 @@ public struct ReplyTracker: Sendable {
     /// Records a line sent at `instant` (read from `clock`), whose reply is framed by `framing`.
     /// With `listensAfterReply` (a persistent connection), whole replies that come after this
     /// line's are replies sent unasked, not noise.
-    public mutating func sent(_ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant,
-                              clock: RTTClock = .monotonic, listensAfterReply: Bool = false) -> Ticket {
+    public mutating func sent(
+        _ line: Line, framing: any ReplyFraming, at instant: ContinuousClock.Instant,
+        clock: RTTClock = .monotonic, listensAfterReply: Bool = false
+    ) -> Ticket {
         nextTicket += 1
         let ticket = Ticket(value: nextTicket)
-        entries[ticket] = Entry(line: line, sentAt: instant, sendClock: clock, framing: framing, listens: listensAfterReply,
-                                state: .awaited)
+        entries[ticket] = Entry(
+            line: line, sentAt: instant, sendClock: clock, framing: framing, listens: listensAfterReply,
+            state: .awaited)
         return ticket
     }
 
@@ -102,8 +105,10 @@ public struct ReplyTracker: Sendable {
 
     /// Feeds bytes that came on the socket of `ticket` (one whole datagram, or a chunk of a stream);
     /// `kernelStamped`: `arrival` is the kernel's receive stamp.
-    public mutating func received<C: Collection>(_ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant,
-                                                 kernelStamped: Bool = false) -> Resolution?
+    public mutating func received<C: Collection>(
+        _ bytes: C, for ticket: Ticket, at arrival: ContinuousClock.Instant,
+        kernelStamped: Bool = false
+    ) -> Resolution?
     where C.Element == UInt8 {
         guard var entry = entries[ticket] else {
             noise.countUnexpected(bytes)
@@ -163,14 +168,17 @@ public struct ReplyTracker: Sendable {
             noise.countUnexpected(received)
             return nil
         }
-        return complete(&entry, ticket, length: length, terminator: terminator, at: arrival, kernelStamped: kernelStamped,
-                        awaited: awaited)
+        return complete(
+            &entry, ticket, length: length, terminator: terminator, at: arrival, kernelStamped: kernelStamped,
+            awaited: awaited)
     }
 
     /// Settles the reply of `entry` as its first `length` bytes; what follows them is noise, or
     /// replies sent unasked on a connection that listens.
-    private mutating func complete(_ entry: inout Entry, _ ticket: Ticket, length: Int, terminator: Int,
-                                   at arrival: ContinuousClock.Instant, kernelStamped: Bool, awaited: Bool) -> Resolution {
+    private mutating func complete(
+        _ entry: inout Entry, _ ticket: Ticket, length: Int, terminator: Int,
+        at arrival: ContinuousClock.Instant, kernelStamped: Bool, awaited: Bool
+    ) -> Resolution {
         let replyBytes = Array(entry.buffer[..<(length - terminator)])
         let rest = Array(entry.buffer[length...])
         let firstByte = Self.firstByte(entry, lastAt: arrival)
@@ -229,7 +237,8 @@ public struct ReplyTracker: Sendable {
     /// nil when its framing does not end replies by quiet or nothing has come.
     public func quietDeadline(_ ticket: Ticket) -> ContinuousClock.Instant? {
         guard let entry = entries[ticket], let period = entry.framing.quietPeriod, let last = entry.lastArrival,
-              !entry.buffer.isEmpty, entry.state == .awaited || entry.state == .abandoned else { return nil }
+            !entry.buffer.isEmpty, entry.state == .awaited || entry.state == .abandoned
+        else { return nil }
         return last + period
     }
 
@@ -237,15 +246,19 @@ public struct ReplyTracker: Sendable {
     /// (its round trip is to its last byte, not to the end of the quiet).
     public mutating func quiet(_ ticket: Ticket, at instant: ContinuousClock.Instant) -> Resolution? {
         guard var entry = entries[ticket], let deadline = quietDeadline(ticket), instant >= deadline,
-              let last = entry.lastArrival else { return nil }
+            let last = entry.lastArrival
+        else { return nil }
         defer { entries[ticket] = entry }
-        return complete(&entry, ticket, length: entry.buffer.count, terminator: 0, at: last, kernelStamped: false,
-                        awaited: entry.state == .awaited)
+        return complete(
+            &entry, ticket, length: entry.buffer.count, terminator: 0, at: last, kernelStamped: false,
+            awaited: entry.state == .awaited)
     }
 
     /// The stream of `ticket` ended (`.closed` or `.reset`) at `instant`.
-    public mutating func ended(_ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant,
-                               kernelStamped: Bool = false) -> Resolution? {
+    public mutating func ended(
+        _ ticket: Ticket, by end: StreamEnd, at instant: ContinuousClock.Instant,
+        kernelStamped: Bool = false
+    ) -> Resolution? {
         guard var entry = entries[ticket] else { return nil }
         defer { entries[ticket] = entry }
         let state = entry.state
@@ -265,8 +278,11 @@ public struct ReplyTracker: Sendable {
                 if complete {
                     entry.state = .answered(fingerprint: Self.fingerprint(received), length: received.count)
                     let firstByte = entry.lastArrival.flatMap { Self.firstByte(entry, lastAt: $0) }
-                    return .reply(ticket, Reply(bytes: received, roundTrip: roundTrip, bytesReceived: received.count,
-                                                clock: entry.clock(receiveStamped: kernelStamped), firstByte: firstByte))
+                    return .reply(
+                        ticket,
+                        Reply(
+                            bytes: received, roundTrip: roundTrip, bytesReceived: received.count,
+                            clock: entry.clock(receiveStamped: kernelStamped), firstByte: firstByte))
                 }
                 return .cut(ticket, received: received, end: end)
             }

@@ -89,8 +89,10 @@ public final class TCPTransport: Transport {
     private var notices: [TransportNotice] = []
 
     /// `framing`: where a reply ends on a persistent connection (per-line replies end with the connection).
-    public init(addresses: [SocketAddress], mode: TCPMode, framing: any ReplyFraming = TerminatorFraming(),
-                keepForLateReplies: Int = 8, interruption: @escaping @Sendable () -> Int32? = { nil }) {
+    public init(
+        addresses: [SocketAddress], mode: TCPMode, framing: any ReplyFraming = TerminatorFraming(),
+        keepForLateReplies: Int = 8, interruption: @escaping @Sendable () -> Int32? = { nil }
+    ) {
         precondition(!addresses.isEmpty, "a transport needs an address")
         self.addresses = addresses
         self.mode = mode
@@ -146,7 +148,11 @@ public final class TCPTransport: Transport {
     private func pump() {
         while true {
             let startable = mode == .persistent ? Array(flights.prefix(1)) : flights
-            guard let flight = startable.first(where: { if case .queued = $0.phase { return true }; return false }) else { return }
+            guard
+                let flight = startable.first(where: {
+                    if case .queued = $0.phase { return true }; return false
+                })
+            else { return }
             start(flight)
         }
     }
@@ -282,9 +288,10 @@ public final class TCPTransport: Transport {
         // deadline stays from the first send.
         let stamped = attended.socket.lastSendStamp()
         let framing = mode == .persistent ? lineFraming.framing(for: flight.exchange.line.bytes) : EndOfStreamFraming()
-        attended.ticket = attendant.sent(flight.exchange.line, framing: framing,
-                                         at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel,
-                                         listensAfterReply: mode == .persistent)
+        attended.ticket = attendant.sent(
+            flight.exchange.line, framing: framing,
+            at: stamped ?? sentAt, clock: stamped == nil ? .monotonic : .kernel,
+            listensAfterReply: mode == .persistent)
         // The half-close tells a streaming server (netrepl-server) that the request is complete;
         // a read-once server (the textbook's) has its bytes already and does not care.
         if mode == .perLine { attended.socket.shutdownWrite() }

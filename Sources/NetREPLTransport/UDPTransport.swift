@@ -34,8 +34,10 @@ public final class UDPTransport: Transport {
     private var notices: [TransportNotice] = []
 
     /// `keepForLateReplies`: how many earlier lines' sockets stay open for late replies and duplicates.
-    public init(addresses: [SocketAddress], framing: any ReplyFraming = DatagramFraming(), keepForLateReplies: Int = 32,
-                interruption: @escaping @Sendable () -> Int32? = { nil }) {
+    public init(
+        addresses: [SocketAddress], framing: any ReplyFraming = DatagramFraming(), keepForLateReplies: Int = 32,
+        interruption: @escaping @Sendable () -> Int32? = { nil }
+    ) {
         precondition(!addresses.isEmpty, "a transport needs an address")
         self.addresses = addresses
         self.framing = framing
@@ -104,8 +106,9 @@ public final class UDPTransport: Transport {
             // The socket's calls go into the exchange when its flight settles (`settle(_:_:)`),
             // so that they include the receives that brought the reply.
             let stamped = socket.lastSendStamp()
-            let ticket = attendant.sent(exchange.line, framing: framing, at: stamped ?? sentAt,
-                                        clock: stamped == nil ? .monotonic : .kernel)
+            let ticket = attendant.sent(
+                exchange.line, framing: framing, at: stamped ?? sentAt,
+                clock: stamped == nil ? .monotonic : .kernel)
             let attended = Attended(socket: socket, kind: .datagram, ticket: ticket, peer: address)
             flights.append(Flight(id: id, exchange: exchange, attended: attended, deadline: sentAt + exchange.timeout))
             return

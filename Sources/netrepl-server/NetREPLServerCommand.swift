@@ -46,7 +46,9 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Answer at most this many UDP datagrams a second per source address (default: no limit).", valueName: "n"))
     var udpRateLimit: Int?
 
-    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at /metrics on this port (0 to 65535), on the --host address; 0 picks a free one.", valueName: "port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics over HTTP at /metrics on this port (0 to 65535), on the --host address; 0 picks a free one.", valueName: "port"))
     var metricsPort: Port?
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
@@ -72,9 +74,10 @@ struct NetREPLServerCommand: AsyncParsableCommand {
     }
 
     var impairment: Impairment {
-        Impairment(loss: impairmentOptions.loss.value, delay: impairmentOptions.delay.duration,
-                   jitter: impairmentOptions.jitter.duration, duplicate: impairmentOptions.duplicate.value,
-                   seed: impairmentOptions.seed)
+        Impairment(
+            loss: impairmentOptions.loss.value, delay: impairmentOptions.delay.duration,
+            jitter: impairmentOptions.jitter.duration, duplicate: impairmentOptions.duplicate.value,
+            seed: impairmentOptions.seed)
     }
 
     func run() async throws {

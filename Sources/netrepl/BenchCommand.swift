@@ -95,9 +95,10 @@ struct BenchCommand: ParsableCommand {
         let plan: BenchPlan
         do {
             let address = try BenchResolver.resolve(host: host ?? "localhost", port: port ?? 12000, transport: kind)
-            plan = BenchPlan(transport: kind, address: address, clients: clients, threads: threads ?? CPUBudget.available,
-                             duration: duration.duration, warmup: warmup.duration, size: size, rate: rate,
-                             timeout: timeout.duration)
+            plan = BenchPlan(
+                transport: kind, address: address, clients: clients, threads: threads ?? CPUBudget.available,
+                duration: duration.duration, warmup: warmup.duration, size: size, rate: rate,
+                timeout: timeout.duration)
         } catch {
             err.write(Array("netrepl: \(BenchPresenter.describe(error))\n".utf8))
             Glibc.exit(ExitStatus.usageOrConnection)

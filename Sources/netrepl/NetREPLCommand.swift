@@ -58,7 +58,9 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Flag(name: .customShort("6"), help: "Use IPv6 addresses only.")
     var ipv6Only = false
 
-    @Option(help: ArgumentHelp("How long to wait for each reply (and each TCP connect): 1, 0.5s, 250ms; a bare number is seconds (default: 1 s).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "How long to wait for each reply (and each TCP connect): 1, 0.5s, 250ms; a bare number is seconds (default: 1 s).", valueName: "duration"))
     var timeout: DurationOption?
 
     @Flag(help: "Start the companion uppercase server in this process on 127.0.0.1 and talk to it.")
@@ -71,11 +73,16 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The server's port; with --serve, the port the embedded server listens on (default: a free one).", valueName: "port"))
     var port: Port?
 
-    @Option(name: .customLong("history-file"),
-            help: ArgumentHelp("Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.", valueName: "path"))
+    @Option(
+        name: .customLong("history-file"),
+        help: ArgumentHelp(
+            "Where to keep the history (default: $NETREPL_HISTFILE, else $XDG_STATE_HOME/netrepl/history, else ~/.local/state/netrepl/history); /dev/null keeps none.",
+            valueName: "path"))
     var historyFile: String?
 
-    @Option(help: ArgumentHelp("Where a TCP reply ends: line (the default), lines=N, until=TEXT, idle=D, close, or the presets resp, memcached, smtp, http.", valueName: "rule"))
+    @Option(
+        help: ArgumentHelp(
+            "Where a TCP reply ends: line (the default), lines=N, until=TEXT, idle=D, close, or the presets resp, memcached, smtp, http.", valueName: "rule"))
     var frame: FramingRule?
 
     @Flag(help: "End each line sent in CR LF rather than LF (the presets always do).")
@@ -84,7 +91,9 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-suggest"), help: "Do not suggest the framing preset of a well-known port at start.")
     var noSuggest = false
 
-    @Flag(name: .customLong("print-config"), help: "Print each setting in force and where it came from (default, configuration file, environment, command line), then exit.")
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print each setting in force and where it came from (default, configuration file, environment, command line), then exit.")
     var printConfig = false
 
     @Flag(help: "Write one JSON object per exchange to standard output.")
@@ -96,14 +105,19 @@ struct NetREPLCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "When not interactive, print only replies and errors: no round-trip lines, notices or summary.")
     var quiet = false
 
-    @Flag(name: .customLong("self-test"), help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps (as :clock does), print them and exit.")
+    @Flag(
+        name: .customLong("self-test"),
+        help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps (as :clock does), print them and exit.")
     var selfTest = false
 
-    @Option(name: [.customShort("c"), .customLong("command")], help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
+    @Option(
+        name: [.customShort("c"), .customLong("command")],
+        help: ArgumentHelp("Send LINE (or run it, if it is a : command) and exit; may be repeated.", valueName: "line"))
     var lines: [String] = []
 
-    @Option(name: [.customShort("f"), .customLong("file")],
-            help: ArgumentHelp("Run the session file FILE: its lines and commands in order (a line starting with # is a comment), then exit.", valueName: "file"))
+    @Option(
+        name: [.customShort("f"), .customLong("file")],
+        help: ArgumentHelp("Run the session file FILE: its lines and commands in order (a line starting with # is a comment), then exit.", valueName: "file"))
     var file: String?
 
     func validate() throws {
@@ -145,9 +159,10 @@ struct NetREPLCommand: AsyncParsableCommand {
         if serve {
             var logger = Logger(label: "netrepl-server", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .warning
-            let impaired = Impairment(loss: impairment.loss.value, delay: impairment.delay.duration,
-                                      jitter: impairment.jitter.duration, duplicate: impairment.duplicate.value,
-                                      seed: impairment.seed)
+            let impaired = Impairment(
+                loss: impairment.loss.value, delay: impairment.delay.duration,
+                jitter: impairment.jitter.duration, duplicate: impairment.duplicate.value,
+                seed: impairment.seed)
             do {
                 let embedded = try await EmbeddedServer.start(
                     configuration: ServerConfiguration(host: "127.0.0.1", port: port?.value ?? 0, impairment: impaired), logger: logger)
@@ -179,12 +194,16 @@ struct NetREPLCommand: AsyncParsableCommand {
         let resolvedCRLF = config.resolve(.crlf, for: target, commandLine: crlf ? true : nil, fallback: false, read: ConfigFile.readBoolean)
         let resolvedSuggest = config.resolve(.suggest, for: target, commandLine: noSuggest ? false : nil, fallback: true, read: ConfigFile.readBoolean)
         let environmentHistory = environment("NETREPL_HISTFILE").flatMap { $0.isEmpty ? nil : $0 }
-        let resolvedHistoryFile = config.resolve(.historyFile, for: target, commandLine: historyFile ?? environmentHistory,
-                                                 fallback: defaultHistoryPath(option: nil) ?? "none") { $0 }
+        let resolvedHistoryFile = config.resolve(
+            .historyFile, for: target, commandLine: historyFile ?? environmentHistory,
+            fallback: defaultHistoryPath(option: nil) ?? "none"
+        ) { $0 }
         let historyFileOrigin: ConfigOrigin = historyFile == nil && environmentHistory != nil ? .environment("NETREPL_HISTFILE") : resolvedHistoryFile.origin
         let environmentSize = environment("NETREPL_HISTSIZE").flatMap { $0.isEmpty ? nil : $0 }
-        let resolvedHistorySize = config.resolve(.historySize, for: target, commandLine: environmentSize.map { _ in historyCapacity().capacity },
-                                                 fallback: 1000) { Int($0) }
+        let resolvedHistorySize = config.resolve(
+            .historySize, for: target, commandLine: environmentSize.map { _ in historyCapacity().capacity },
+            fallback: 1000
+        ) { Int($0) }
         if printConfig {
             let rows: [(String, String, ConfigOrigin)] = [
                 ("target", target.description, host == nil && portArgument == nil && port == nil ? .defaultValue : .commandLine),
@@ -206,8 +225,9 @@ struct NetREPLCommand: AsyncParsableCommand {
         }
 
         let stdinIsTerminal = isTerminal(STDIN_FILENO) && lines.isEmpty && scripted == nil
-        let style = OutputStyle.detect(stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
-                                       stderrIsTerminal: isTerminal(STDERR_FILENO), raw: raw, json: json, quiet: quiet)
+        let style = OutputStyle.detect(
+            stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: isTerminal(STDOUT_FILENO),
+            stderrIsTerminal: isTerminal(STDERR_FILENO), raw: raw, json: json, quiet: quiet)
 
         // History belongs to people typing: a script piping thousands of lines must not flood the
         // recall list. A script that wants it says so with --history-file.
@@ -215,7 +235,8 @@ struct NetREPLCommand: AsyncParsableCommand {
         if environmentSize == nil { capacity = min(resolvedHistorySize.value, 10_000_000) }
         let keepHistory = style.interactive || historyFile != nil
         let history = HistoryStore(
-            path: keepHistory ? defaultHistoryPath(option: historyFile ?? (resolvedHistoryFile.origin == .defaultValue ? nil : resolvedHistoryFile.value)) : nil,
+            path: keepHistory
+                ? defaultHistoryPath(option: historyFile ?? (resolvedHistoryFile.origin == .defaultValue ? nil : resolvedHistoryFile.value)) : nil,
             capacity: capacity)
         if let capacityProblem, keepHistory { history.note(capacityProblem) }
         let source: LineSource
@@ -229,7 +250,9 @@ struct NetREPLCommand: AsyncParsableCommand {
             editor = readline
             source = readline
             if let locale = readline.nonUTF8Locale {
-                notes.append("\(locale.variable)=\(locale.name) is not UTF-8: characters beyond ASCII are sent as typed but edited byte by byte; set \(locale.variable)=C.UTF-8 to edit them.")
+                notes.append(
+                    "\(locale.variable)=\(locale.name) is not UTF-8: characters beyond ASCII are sent as typed but edited byte by byte; set \(locale.variable)=C.UTF-8 to edit them."
+                )
             }
         } else {
             source = PipedLineSource()
@@ -251,8 +274,9 @@ struct NetREPLCommand: AsyncParsableCommand {
         configuration.scriptName = file
         let status: Int32
         do {
-            let session = try Session(configuration: configuration, source: source, history: history,
-                                      out: FileDescriptorSink(.standardOutput), err: stderrSink)
+            let session = try Session(
+                configuration: configuration, source: source, history: history,
+                out: FileDescriptorSink(.standardOutput), err: stderrSink)
             status = session.run()
         } catch {
             editor?.restoreTerminal()

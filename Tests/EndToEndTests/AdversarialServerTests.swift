@@ -129,11 +129,13 @@ private final class Gauntlet {
         server = try ServerUnderTest()
         probe = ProcessProbe(pid: server.child.process.processIdentifier)
         // One exchange first, so that what the first request allocates is part of the resting state.
-        _ = try Self.run(server, prelude + """
-            check("warm-up tcp", exchange(b"warm up"), b"WARM UP")
-            u = udp(); u.send(b"warm up"); check("warm-up udp", u.recv(100), b"WARM UP")
-            done()
-            """)
+        _ = try Self.run(
+            server,
+            prelude + """
+                check("warm-up tcp", exchange(b"warm up"), b"WARM UP")
+                u = udp(); u.send(b"warm up"); check("warm-up udp", u.recv(100), b"WARM UP")
+                done()
+                """)
         restingDescriptors = try #require(probe.openDescriptors)
         restingKiB = try #require(probe.residentKiB)
     }
@@ -164,11 +166,13 @@ private final class Gauntlet {
     func afterStage(_ name: String, peakGrowthMiB: Int, start: (residentKiB: Int, peakReset: Bool)) throws {
         #expect(server.child.process.isRunning, "the server died in stage \(name): \(server.child.stderr)")
         guard server.child.process.isRunning else { return }
-        let out = try Self.run(server, prelude + """
-            check("udp after", ask_udp(b"still there?"), b"STILL THERE?")
-            check("tcp after", exchange("stíll thére?".encode()), "STÍLL THÉRE?".encode())
-            done()
-            """)
+        let out = try Self.run(
+            server,
+            prelude + """
+                check("udp after", ask_udp(b"still there?"), b"STILL THERE?")
+                check("tcp after", exchange("stíll thére?".encode()), "STÍLL THÉRE?".encode())
+                done()
+                """)
         #expect(out == "ok\n", "after stage \(name): \(out)")
         // Closing is asynchronous on the server's side: wait (bounded) for the count to settle.
         var descriptors = probe.openDescriptors ?? -1
@@ -191,7 +195,9 @@ private final class Gauntlet {
     @Test func theServerSurvivesEveryStageAndStaysCorrect() throws {
         let g = try Gauntlet()
 
-        try g.stage("invalid UTF-8 of every kind", peakGrowthMiB: 8, """
+        try g.stage(
+            "invalid UTF-8 of every kind", peakGrowthMiB: 8,
+            """
             kinds = {
                 "lone continuation": b"\\x80", "last continuation": b"\\xbf", "ff": b"\\xff", "fe": b"\\xfe",
                 "c0 c1 leads": b"\\xc0\\xc1", "f5..fd leads": bytes(range(0xf5, 0xfe)),
@@ -215,7 +221,9 @@ private final class Gauntlet {
             done()
             """)
 
-        try g.stage("NUL and CR/LF mixes", peakGrowthMiB: 8, """
+        try g.stage(
+            "NUL and CR/LF mixes", peakGrowthMiB: 8,
+            """
             mixes = [b"\\x00", b"a\\x00b\\r\\nc", b"\\r\\r\\n\\n\\r", b"line\\r\\n" * 100, b"\\x00" * 1000,
                      b"nul\\x00in\\x00the\\x00middle\\n", "ß\\x00ΐ\\r\\né\\rz".encode(), b"\\n" * 5000]
             for data in mixes:
@@ -225,7 +233,9 @@ private final class Gauntlet {
             """)
 
         // The server keeps no line: its memory must not grow by anything near the line's size.
-        try g.stage("a 10 MiB line without newline", peakGrowthMiB: 8, """
+        try g.stage(
+            "a 10 MiB line without newline", peakGrowthMiB: 8,
+            """
             # Mostly ASCII, with a character of each length every KiB (a sanitized server is slow).
             line = ("a" * 1015 + "é€😀").encode() * (10 * 1024)  # 1 KiB * 10,240
             check("10 MiB line", exchange(line), upper(line))
@@ -234,7 +244,9 @@ private final class Gauntlet {
 
         // A client that sends and never reads: flow control stops it long before 50 MiB, the
         // server's memory stays small, and others are served meanwhile.
-        try g.stage("a client sending 50 MiB that never reads", peakGrowthMiB: 16, """
+        try g.stage(
+            "a client sending 50 MiB that never reads", peakGrowthMiB: 16,
+            """
             hog = tcp(); hog.setblocking(False)
             chunk = b"x" * 65536; sent = 0; stalled = 0; deadline = time.time() + 30
             while sent < 50 * 1024 * 1024 and time.time() < deadline and stalled < 40:
@@ -252,17 +264,22 @@ private final class Gauntlet {
         // Held connections each cost some memory; 2,000 of them must not stop anyone else.
         if openFileLimit.hard >= 4_200 {
             let start = g.beginStage()
-            let holder = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", prelude + """
-                more_files()
-                held = [tcp() for _ in range(2000)]
-                print("held", flush=True)
-                sys.stdin.readline()
-                check("fresh tcp", exchange(b"fresh client"), b"FRESH CLIENT")
-                check("fresh udp", ask_udp(b"fresh datagram"), b"FRESH DATAGRAM")
-                check("fresh tcp v6", exchange(b"fresh v6", V6), b"FRESH V6")
-                for s in held: s.close()
-                done()
-                """, String(g.server.port)])
+            let holder = try Child(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                [
+                    "python3", "-c",
+                    prelude + """
+                        more_files()
+                        held = [tcp() for _ in range(2000)]
+                        print("held", flush=True)
+                        sys.stdin.readline()
+                        check("fresh tcp", exchange(b"fresh client"), b"FRESH CLIENT")
+                        check("fresh udp", ask_udp(b"fresh datagram"), b"FRESH DATAGRAM")
+                        check("fresh tcp v6", exchange(b"fresh v6", V6), b"FRESH V6")
+                        for s in held: s.close()
+                        done()
+                        """, String(g.server.port),
+                ])
             #expect(holder.waitFor(seconds: 60) { $0.stdout.contains("held") || !$0.process.isRunning })
             // The server accepts asynchronously; the count reaches 2,000 more soon after connect().
             let deadline = Date().addingTimeInterval(30)
@@ -281,7 +298,9 @@ private final class Gauntlet {
 
         // Slowloris: many connections trickling a byte at a time, multi-byte characters split
         // across rounds; every byte is answered as soon as it completes a character.
-        try g.stage("slowloris", peakGrowthMiB: 16, """
+        try g.stage(
+            "slowloris", peakGrowthMiB: 16,
+            """
             text = "€ß a 😀 ΐ".encode()
             conns = [tcp() for _ in range(200)]
             got = [b""] * len(conns)
@@ -300,7 +319,9 @@ private final class Gauntlet {
             done()
             """)
 
-        try g.stage("half-close with a tail inside a character", peakGrowthMiB: 8, """
+        try g.stage(
+            "half-close with a tail inside a character", peakGrowthMiB: 8,
+            """
             for tail in (b"\\xc3", b"\\xe2", b"\\xe2\\x82", b"\\xf0", b"\\xf0\\x9f", b"\\xf0\\x9f\\x98"):
                 for body in (b"", b"abc", "ß".encode() * 40000):
                     for addr in (V4, V6):
@@ -309,7 +330,9 @@ private final class Gauntlet {
             """)
 
         // Resets (SO_LINGER 0) at every stage of a connection's life.
-        try g.stage("resets at every stage", peakGrowthMiB: 16, """
+        try g.stage(
+            "resets at every stage", peakGrowthMiB: 16,
+            """
             big = b"a" * (4 << 20)
             for i in range(100):
                 reset(tcp())                                           # before sending
@@ -331,7 +354,9 @@ private final class Gauntlet {
             done()
             """)
 
-        try g.stage("2,000 connect/close cycles", peakGrowthMiB: 16, """
+        try g.stage(
+            "2,000 connect/close cycles", peakGrowthMiB: 16,
+            """
             for i in range(2000):
                 s = tcp(V6 if i % 4 == 0 else V4)
                 if i % 2 == 0:
@@ -340,7 +365,9 @@ private final class Gauntlet {
             done()
             """)
 
-        try g.stage("UDP: empty, largest and would-triple datagrams", peakGrowthMiB: 16, """
+        try g.stage(
+            "UDP: empty, largest and would-triple datagrams", peakGrowthMiB: 16,
+            """
             for addr, largest in ((V4, 65507), (V6, 65527)):
                 u = udp(addr)
                 u.send(b""); check(f"empty {addr[0]}", u.recv(70000), b"")
@@ -368,7 +395,9 @@ private final class Gauntlet {
 
         // A bounded flood: 100,000 datagrams from 4 sockets that do not read their replies;
         // the server drops what it cannot send, its memory stays bounded, and it answers after.
-        try g.stage("100,000 datagrams flooded", peakGrowthMiB: 32, """
+        try g.stage(
+            "100,000 datagrams flooded", peakGrowthMiB: 32,
+            """
             def flood(n, addr):
                 s = socket.socket(family(addr), socket.SOCK_DGRAM); s.connect(addr)
                 msg = b"flood " * 10
@@ -383,20 +412,23 @@ private final class Gauntlet {
             """)
 
         // Finally: everything still works as on the first day, and the server stops cleanly.
-        let out = try Gauntlet.run(g.server, prelude + """
-            data = "après tout: ß ΐ ﬃ \\U0001F600 \\xff".encode("utf-8", "surrogateescape")
-            for addr in (V4, V6):
-                check(f"final tcp {addr[0]}", exchange(data, addr), upper(data))
-                check(f"final udp {addr[0]}", ask_udp(data, addr), upper(data))
-            done()
-            """)
+        let out = try Gauntlet.run(
+            g.server,
+            prelude + """
+                data = "après tout: ß ΐ ﬃ \\U0001F600 \\xff".encode("utf-8", "surrogateescape")
+                for addr in (V4, V6):
+                    check(f"final tcp {addr[0]}", exchange(data, addr), upper(data))
+                    check(f"final udp {addr[0]}", ask_udp(data, addr), upper(data))
+                done()
+                """)
         #expect(out == "ok\n")
         let status = g.server.stop()
         #expect(status == 0)
         let stderr = g.server.child.stderr
         #expect(!stderr.contains("Sanitizer"), "\(stderr.suffix(4000))")
         #expect(g.server.child.stdout.contains("netrepl-server: stopped:"))
-        print("adversarial suite, resting state \(g.restingDescriptors) fds, RSS \(g.restingKiB / 1024) MiB; "
-            + g.report.joined(separator: "; "))
+        print(
+            "adversarial suite, resting state \(g.restingDescriptors) fds, RSS \(g.restingKiB / 1024) MiB; "
+                + g.report.joined(separator: "; "))
     }
 }

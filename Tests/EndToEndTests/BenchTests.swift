@@ -187,10 +187,12 @@ private func expectEveryRequestAccountedFor(_ o: [String: Any]) {
 
     @Test func everyBenchOptionIsInTheManPage() throws {
         let run = try bench(["--help"])
-        let page = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("man/netrepl.1"), encoding: .utf8)
-        let options = Set(run.stdout.split(whereSeparator: { " ,\n".contains($0) }).filter { $0.hasPrefix("--") && $0.count > 2 }
-            .map { String($0.prefix { $0 != "=" }) })
+        let page = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("man/netrepl.1"), encoding: .utf8)
+        let options = Set(
+            run.stdout.split(whereSeparator: { " ,\n".contains($0) }).filter { $0.hasPrefix("--") && $0.count > 2 }
+                .map { String($0.prefix { $0 != "=" }) })
         #expect(options.count >= 10)
         for option in options {
             let name = option.dropFirst(2)

@@ -21,8 +21,10 @@ func temporaryFile(_ name: String) -> String {
 }
 
 /// Runs `netrepl args` with `input` on its standard input (closed afterwards).
-func client(_ args: [String], input: String = "", history: String? = nil,
-                    extra: [String: String] = [:]) throws -> (status: Int32?, stdout: String, stderr: String) {
+func client(
+    _ args: [String], input: String = "", history: String? = nil,
+    extra: [String: String] = [:]
+) throws -> (status: Int32?, stdout: String, stderr: String) {
     let c = try Child(Built.client, args, environment: clientEnvironment(history: history, extra: extra))
     c.write(input)
     c.closeStdin()
@@ -62,7 +64,8 @@ private final class PythonPeer {
 
     /// A UDP socket that receives and never answers.
     static func silentUDP() throws -> PythonPeer {
-        try PythonPeer("""
+        try PythonPeer(
+            """
             from socket import *
             s = socket(AF_INET, SOCK_DGRAM)
             s.bind(('127.0.0.1', 0))
@@ -78,7 +81,8 @@ private final class PythonPeer {
 /// A port with nothing listening on it (bound by the kernel's choice, then released).
 private func unusedPort() throws -> Int {
     // Free for both protocols: a UDP port whose TCP twin is free too (retry when it is not).
-    let r = try python("""
+    let r = try python(
+        """
         import socket
         for _ in range(100):
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); p = u.getsockname()[1]
@@ -195,7 +199,10 @@ enum TransportCase: String, CaseIterable, Sendable {
         let r = try client(["--serve", "--port", String(holder.port)], input: "never sent\n")
         #expect(r.status == 2)
         #expect(r.stdout == "")
-        #expect(r.stderr == "netrepl: cannot start the embedded server: cannot listen on tcp port \(holder.port): Address already in use (choose another with --port, or leave --port out for a free one)\n")
+        #expect(
+            r.stderr
+                == "netrepl: cannot start the embedded server: cannot listen on tcp port \(holder.port): Address already in use (choose another with --port, or leave --port out for a free one)\n"
+        )
     }
 
     @Test func udpTimeoutAgainstASilentPeerIsExit1() throws {
@@ -211,8 +218,9 @@ enum TransportCase: String, CaseIterable, Sendable {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
         let peer = try PythonPeer.silentUDP()
-        let r = try client(["--timeout", "200ms", "127.0.0.1", String(server.port)],
-                           input: "ok\n:connect 127.0.0.1 \(peer.port)\nlost\n")
+        let r = try client(
+            ["--timeout", "200ms", "127.0.0.1", String(server.port)],
+            input: "ok\n:connect 127.0.0.1 \(peer.port)\nlost\n")
         #expect(r.status == 1)
         #expect(r.stdout == "OK\n")
     }
@@ -228,8 +236,10 @@ enum TransportCase: String, CaseIterable, Sendable {
     }
 
     @Test func usageErrorsAreExit2() throws {
-        for args in [["--udp", "--tcp"], ["--timeout", "soon"], ["-4", "-6"], ["--udp", "--per-line"], ["--bogus"],
-                     ["localhost", "70000"], ["--serve", "somehost"], ["--serve", "-6"]] {
+        for args in [
+            ["--udp", "--tcp"], ["--timeout", "soon"], ["-4", "-6"], ["--udp", "--per-line"], ["--bogus"],
+            ["localhost", "70000"], ["--serve", "somehost"], ["--serve", "-6"],
+        ] {
             let r = try client(args)
             #expect(r.status == 2, "\(args)")
             #expect(r.stdout == "")
@@ -319,11 +329,15 @@ enum TransportCase: String, CaseIterable, Sendable {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let page = try String(contentsOf: repository.appendingPathComponent("man/netrepl.1"), encoding: .utf8)
         // Option names as the help prints them, at the start of its lines ("  --json", "  -c, --command <line>").
-        let options = Set(help.stdout.split(separator: "\n").flatMap { line in
-            line.split(separator: " ").prefix(2).map { String($0.prefix { $0 != "," && $0 != "=" }) }
-        }.filter { $0.hasPrefix("--") && $0.count > 2 })
-        #expect(options.isSuperset(of: ["--udp", "--tcp", "--per-line", "--timeout", "--serve", "--port", "--history-file",
-                                        "--json", "--raw", "--quiet", "--command", "--version", "--help"]))
+        let options = Set(
+            help.stdout.split(separator: "\n").flatMap { line in
+                line.split(separator: " ").prefix(2).map { String($0.prefix { $0 != "," && $0 != "=" }) }
+            }.filter { $0.hasPrefix("--") && $0.count > 2 })
+        #expect(
+            options.isSuperset(of: [
+                "--udp", "--tcp", "--per-line", "--timeout", "--serve", "--port", "--history-file",
+                "--json", "--raw", "--quiet", "--command", "--version", "--help",
+            ]))
         for option in options {
             let name = option.dropFirst(2)
             #expect(page.contains("Fl \\-\(name)") || page.contains("Fl -\(name)"), "\(option) is missing from man/netrepl.1")

@@ -7,18 +7,21 @@ import Testing
     @Test func packageInstallAndPurge() throws {
         let scratch = try makeTemporaryFolder("deb")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let build = try run(sourceTree.appendingPathComponent("scripts/package-deb").path, [
-            "--products", Built.productsDirectory.path, "--output", scratch.path,
-        ])
+        let build = try run(
+            sourceTree.appendingPathComponent("scripts/package-deb").path,
+            [
+                "--products", Built.productsDirectory.path, "--output", scratch.path,
+            ])
         #expect(build.status == 0, "\(build.stderr)")
         let deb = try #require(build.stdout.split(separator: "\n").last.map(String.init))
         #expect(deb.hasSuffix(".deb") && FileManager.default.fileExists(atPath: deb))
 
         let info = try run("dpkg-deb", ["--field", deb, "Package", "Version", "Depends"], seconds: 30)
-        let fields = Dictionary(info.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-        }, uniquingKeysWith: { a, _ in a })
+        let fields = Dictionary(
+            info.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+                guard let colon = line.firstIndex(of: ":") else { return nil }
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }, uniquingKeysWith: { a, _ in a })
         #expect(fields["Package"] == "netrepl")
         #expect(fields["Version"] == releaseVersion)
         let depends = fields["Depends"] ?? ""

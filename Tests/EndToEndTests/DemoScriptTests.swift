@@ -26,16 +26,16 @@ import Testing
             log = root.appendingPathComponent("swift.log")
             let swift = tools.appendingPathComponent("swift")
             try """
-                #!/bin/sh
-                echo "$*" >> "\(log.path)"
-                bin="$PWD/.build/release"
-                case "$*" in *--show-bin-path*) echo "$bin"; exit 0;; esac
-                echo "[1/3] Compiling NetREPLCore Session.swift"
-                echo "[2/3] Linking netrepl"
-                echo "[3/3] Linking netrepl-server"
-                mkdir -p "$bin"
-                for p in netrepl netrepl-server; do printf '#!/bin/sh\\necho "%s $*"\\n' "$p" > "$bin/$p"; chmod +x "$bin/$p"; done
-                """.write(to: swift, atomically: true, encoding: .utf8)
+            #!/bin/sh
+            echo "$*" >> "\(log.path)"
+            bin="$PWD/.build/release"
+            case "$*" in *--show-bin-path*) echo "$bin"; exit 0;; esac
+            echo "[1/3] Compiling NetREPLCore Session.swift"
+            echo "[2/3] Linking netrepl"
+            echo "[3/3] Linking netrepl-server"
+            mkdir -p "$bin"
+            for p in netrepl netrepl-server; do printf '#!/bin/sh\\necho "%s $*"\\n' "$p" > "$bin/$p"; chmod +x "$bin/$p"; done
+            """.write(to: swift, atomically: true, encoding: .utf8)
             chmod(swift.path, 0o755)
             var env = ProcessInfo.processInfo.environment
             env["PATH"] = tools.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")

@@ -17,16 +17,17 @@ private func runClient(_ arguments: [String], input: String, fileSizeLimit: Int?
     env["NO_COLOR"] = "1"
     env.removeValue(forKey: "NETREPL_HISTSIZE")
     let wrapper = """
-    import os, resource, signal, sys
-    limit = int(sys.argv[1])
-    if limit >= 0:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited across exec: writes fail with EFBIG instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    os.execv(sys.argv[2], sys.argv[2:])
-    """
-    let child = try Child(URL(fileURLWithPath: "/usr/bin/env"),
-                          ["python3", "-c", wrapper, String(fileSizeLimit ?? -1), Built.client.path] + arguments,
-                          environment: env)
+        import os, resource, signal, sys
+        limit = int(sys.argv[1])
+        if limit >= 0:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited across exec: writes fail with EFBIG instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        os.execv(sys.argv[2], sys.argv[2:])
+        """
+    let child = try Child(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        ["python3", "-c", wrapper, String(fileSizeLimit ?? -1), Built.client.path] + arguments,
+        environment: env)
     child.write(input)
     child.closeStdin()
     let status = child.waitForExit(seconds: 60)

@@ -40,7 +40,8 @@ func run(_ executable: String, _ arguments: [String], seconds: Double = 300) thr
 /// systemd-analyze) and sets this, so that a missing tool fails instead of skipping.
 let toolsRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_TOOLS"] != nil
 
-let releaseVersion = (try? String(contentsOf: sourceTree.appendingPathComponent("VERSION"), encoding: .utf8))?
+let releaseVersion =
+    (try? String(contentsOf: sourceTree.appendingPathComponent("VERSION"), encoding: .utf8))?
     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
 
 @Suite struct InstallTests {

@@ -12,7 +12,8 @@ final class InteractiveScratch {
     var historyFile: String { directory + "/history" }
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("netrepl-pty-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -127,8 +128,9 @@ struct InteractiveTests {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
         let scratch = try InteractiveScratch()
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: "udp 127.0.0.1:\(server.port)> ",
-                                        extraEnvironment: ["NO_COLOR": nil])
+        let client = try scratch.client(
+            ["--udp", "127.0.0.1", "\(server.port)"], prompt: "udp 127.0.0.1:\(server.port)> ",
+            extraEnvironment: ["NO_COLOR": nil])
         // Ctrl-A and an insertion: readline redraws from the prompt's visible width.
         client.send("second\u{01}first " + Key.enter)
         try client.expect("\nFIRST SECOND\n")
@@ -146,17 +148,18 @@ struct InteractiveTests {
         let scratch = try InteractiveScratch()
         let inputrc = scratch.directory + "/inputrc"
         try """
-            $if netrepl
-            "\\C-t": "from inputrc"
-            $endif
-            $if otherprogram
-            "\\C-t": "wrong section"
-            $endif
+        $if netrepl
+        "\\C-t": "from inputrc"
+        $endif
+        $if otherprogram
+        "\\C-t": "wrong section"
+        $endif
 
-            """.write(toFile: inputrc, atomically: true, encoding: .utf8)
+        """.write(toFile: inputrc, atomically: true, encoding: .utf8)
         let prompt = "udp 127.0.0.1:\(server.port)> "
-        let client = try scratch.client(["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt,
-                                        extraEnvironment: ["INPUTRC": inputrc])
+        let client = try scratch.client(
+            ["--udp", "127.0.0.1", "\(server.port)"], prompt: prompt,
+            extraEnvironment: ["INPUTRC": inputrc])
 
         // Ctrl-T: bound in the netrepl section, and bound otherwise in a later section that must not apply.
         client.send("\u{14}" + Key.enter)
@@ -284,8 +287,9 @@ struct InteractiveTests {
         #expect(try client.localModes() & cooked == cooked)
     }
 
-    @Test("SIGTERM or SIGHUP at the prompt ends the session with the summary and a sane terminal",
-          arguments: [SIGTERM, SIGHUP])
+    @Test(
+        "SIGTERM or SIGHUP at the prompt ends the session with the summary and a sane terminal",
+        arguments: [SIGTERM, SIGHUP])
     func signalAtPrompt(signo: Int32) throws {
         let session = try InteractiveSession()
         let client = session.client

@@ -17,7 +17,8 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
     for line in text.split(separator: "\n") {
         let words = line.split(separator: " ")
         if words.count == 4 || (words.count == 5 && words[4] == "(reordered)"), words[0] == "Ping", let n = Int(words[1]),
-           Double(words[2]) != nil, words[3] == "ms" {
+            Double(words[2]) != nil, words[3] == "ms"
+        {
             answered.append(n)
         } else if line == "Request timed out" {
             timedOut += 1
@@ -106,8 +107,10 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
         let r = try client(["-c", ":trace on", "-c", "hello", "-c", ":tcp per-line", "-c", "hi", "-c", ":capture", "127.0.0.1", String(port)])
         #expect(r.status == 0)
         #expect(r.stderr.contains("trace: socket(AF_INET, SOCK_DGRAM) → connect(127.0.0.1:\(port)) → send 5 B → recvmsg 5 B\n"))
-        #expect(r.stderr.contains("trace: socket(AF_INET, SOCK_STREAM) → connect(127.0.0.1:\(port)) in progress → connected → send 2 B"
-                                  + " → shutdown(SHUT_WR) → recvmsg 2 B → recvmsg: end of stream → close\n"))
+        #expect(
+            r.stderr.contains(
+                "trace: socket(AF_INET, SOCK_STREAM) → connect(127.0.0.1:\(port)) in progress → connected → send 2 B"
+                    + " → shutdown(SHUT_WR) → recvmsg 2 B → recvmsg: end of stream → close\n"))
         let tcpTrace = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("trace: tcp local 127.0.0.1:") })
         #expect(tcpTrace.hasSuffix("→ remote 127.0.0.1:\(port) · 2 B sent, 2 B received in 1 read"))
         let local = try #require(Int(tcpTrace.dropFirst("trace: tcp local 127.0.0.1:".count).prefix { $0.isNumber }))
@@ -138,7 +141,8 @@ private func probeLines(_ text: String) -> (answered: [Int], timedOut: Int) {
         let r = try client(["--timeout", "200ms", "-c", ":compare --rounds 2 --sizes 16,2k hello", "127.0.0.1", String(server.port)])
         let lines = r.stderr.split(separator: "\n").map(String.init)
         let header = try #require(lines.first { $0.contains("tcp persistent") })
-        #expect(header.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        #expect(
+            header.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
                 == "size udp tcp persistent tcp per-line tcp connect")
         for size in ["16 B", "2048 B"] {
             let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(size) })
@@ -181,4 +185,3 @@ struct InteractiveLabTests {
         #expect(try [0, 1].contains(client.waitForExit()))
     }
 }
-

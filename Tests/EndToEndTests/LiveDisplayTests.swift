@@ -13,7 +13,8 @@ import Glibc
 /// The peak resident set of `pid` in KiB (VmHWM), nil once it is gone.
 private func peakResidentKiB(of pid: pid_t) -> Int? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return nil }
     return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
 }
 
@@ -75,7 +76,8 @@ struct LiveDisplayTests {
         }
         defer { udp.stop(); tcp.stop() }
         let scratch = try InteractiveScratch()
-        let (arguments, prompt) = transport == "udp"
+        let (arguments, prompt) =
+            transport == "udp"
             ? (["127.0.0.1", "\(udp.port)"], "udp 127.0.0.1:\(udp.port)> ")
             : (["--per-line", "127.0.0.1", "\(tcp.port)"], "tcp/per-line 127.0.0.1:\(tcp.port)> ")
         let client = try scratch.client(arguments, prompt: prompt)
@@ -158,7 +160,9 @@ struct LiveDisplayTests {
         let shown = client.transcript.components(separatedBy: "sent: flood").count - 1
         #expect(shown < 300, "\(shown) of 300,000 flood lines reached the terminal")
         let sorted = delays.sorted()
-        print("flood: echo delays \(delays.map { String(format: "%.0f", $0) }.joined(separator: ", ")) ms; over \(delays.count) keys: median \(String(format: "%.1f", sorted[sorted.count / 2])) ms, max \(String(format: "%.1f", sorted.last ?? 0)) ms; peak RSS \(peak / 1024) MiB")
+        print(
+            "flood: echo delays \(delays.map { String(format: "%.0f", $0) }.joined(separator: ", ")) ms; over \(delays.count) keys: median \(String(format: "%.1f", sorted[sorted.count / 2])) ms, max \(String(format: "%.1f", sorted.last ?? 0)) ms; peak RSS \(peak / 1024) MiB"
+        )
         #expect(peak < 64 * 1024, "netrepl peaked at \(peak) KiB")
     }
 }

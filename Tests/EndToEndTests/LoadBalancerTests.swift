@@ -11,7 +11,8 @@ private let streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
 
 /// A port free for both UDP and TCP on 127.0.0.1 (released again; nginx binds it right after).
 private func freePortForBoth() throws -> Int {
-    let found = try python("""
+    let found = try python(
+        """
         import socket
         for _ in range(50):
             t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]

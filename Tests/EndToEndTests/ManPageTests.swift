@@ -27,8 +27,9 @@ private let lintRequired = ProcessInfo.processInfo.environment["NETREPL_REQUIRE_
         let help = try Child(Built.server, ["--help"])
         #expect(help.waitForExit() == 0)
         let page = try String(contentsOf: repository.appendingPathComponent("man/netrepl-server.1"), encoding: .utf8)
-        let options = Set(help.stdout.split(whereSeparator: { " ,\n".contains($0) }).filter { $0.hasPrefix("--") && $0.count > 2 }
-            .map { String($0.prefix { $0 != "=" }) })
+        let options = Set(
+            help.stdout.split(whereSeparator: { " ,\n".contains($0) }).filter { $0.hasPrefix("--") && $0.count > 2 }
+                .map { String($0.prefix { $0 != "=" }) })
         #expect(options.count >= 12)
         for option in options {
             // mdoc writes a long option as `Fl -port`, `Fl \-port`, or `Fl h , -help`.

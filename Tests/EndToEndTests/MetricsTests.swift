@@ -88,7 +88,8 @@ private let trafficAndScrapes = """
         defer { _ = server.stop() }
         let line = try #require(server.child.stdout.split(separator: "\n").first { $0.contains("metrics on http://") })
         let metricsPort = try #require(ServerUnderTest.port(in: String(line.dropLast("/metrics".count))))
-        let run = try python("""
+        let run = try python(
+            """
             import socket, sys, time, urllib.request
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for _ in range(3): u.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))

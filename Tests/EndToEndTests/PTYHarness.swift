@@ -62,8 +62,10 @@ final class PTYProcess {
         return env
     }
 
-    init(_ executable: URL, _ arguments: [String], environment: [String: String],
-         columns: UInt16 = 200, rows: UInt16 = 50) throws {
+    init(
+        _ executable: URL, _ arguments: [String], environment: [String: String],
+        columns: UInt16 = 200, rows: UInt16 = 50
+    ) throws {
         let (master, slavePath) = try Self.openMaster()
         self.master = master
         let slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
@@ -147,7 +149,8 @@ final class PTYProcess {
                 return upTo
             }
             if Date() >= deadline {
-                throw HarnessError("timed out waiting for \(String(reflecting: text)); output since the last match:\n\(pending)\n--- whole transcript ---\n\(transcript)")
+                throw HarnessError(
+                    "timed out waiting for \(String(reflecting: text)); output since the last match:\n\(pending)\n--- whole transcript ---\n\(transcript)")
             }
             pump(milliseconds: 50)
         }
@@ -207,7 +210,9 @@ final class PTYProcess {
             if condition(now) { return now }
             if Date() >= deadline {
                 let rows = now.lines.enumerated().filter { !$0.element.isEmpty }.map { "\($0.offset): \($0.element)" }
-                throw HarnessError("timed out waiting for the screen to show \(what); it shows (cursor at row \(now.row), column \(now.column)):\n\(rows.joined(separator: "\n"))")
+                throw HarnessError(
+                    "timed out waiting for the screen to show \(what); it shows (cursor at row \(now.row), column \(now.column)):\n\(rows.joined(separator: "\n"))"
+                )
             }
             pump(milliseconds: 50)
         }

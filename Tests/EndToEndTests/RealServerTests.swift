@@ -48,12 +48,17 @@ private final class RealServer {
 
 /// A Python peer that listens on 127.0.0.1:`port` (as `s`) and runs `serve`; returned once it listens.
 private func pythonPeer(port: Int, _ serve: String) throws -> Child {
-    let peer = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
-        import socket, time
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(('127.0.0.1', \(port))); s.listen(4)
+    let peer = try Child(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        [
+            "python3", "-c",
+            """
+            import socket, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(('127.0.0.1', \(port))); s.listen(4)
 
-        """ + serve])
+            """ + serve,
+        ])
     _ = Child.poll(seconds: 30) {
         (try? python("import socket\nsocket.create_connection(('127.0.0.1', \(port)), 1).close()"))?.status == 0
     }
@@ -79,12 +84,19 @@ private func installed(_ path: String, _ package: String) -> Bool {
     @Test func redisSetGetInfoAndAnArray() throws {
         guard installed("/usr/bin/redis-server", "redis-server") else { return }
         let port = try freeTCPPort()
-        let redis = try RealServer("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-                                                             "--appendonly", "no", "--daemonize", "no"], port: port)
+        let redis = try RealServer(
+            "/usr/bin/redis-server",
+            [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--daemonize", "no",
+            ], port: port)
         defer { redis.stop() }
-        let run = try netrepl(["--frame", "resp"], port: port,
-                              lines: ["SET greeting hello", "GET greeting", "GET missing", "RPUSH list a b c", "LRANGE list 0 -1",
-                                      "INFO server", "INCR counter"])
+        let run = try netrepl(
+            ["--frame", "resp"], port: port,
+            lines: [
+                "SET greeting hello", "GET greeting", "GET missing", "RPUSH list a b c", "LRANGE list 0 -1",
+                "INFO server", "INCR counter",
+            ])
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out.hasPrefix("OK\n\"hello\"\n(nil)\n(integer) 3\n1) \"a\"\n2) \"b\"\n3) \"c\"\n# Server\n"), "\(run.out)")
         #expect(run.out.contains("\nredis_version:"))
@@ -115,8 +127,9 @@ private func installed(_ path: String, _ package: String) -> Bool {
         let port = try freeTCPPort()
         let memcached = try RealServer("/usr/bin/memcached", ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-u", "root"], port: port)
         defer { memcached.stop() }
-        let run = try netrepl(["--frame", "memcached", "--json"], port: port,
-                              lines: ["set k 0 0 5", "hello", "get k", "get k missing", "stats", "nonsense"])
+        let run = try netrepl(
+            ["--frame", "memcached", "--json"], port: port,
+            lines: ["set k 0 0 5", "hello", "get k", "get k missing", "stats", "nonsense"])
         #expect(run.status == 0, "\(run.err)")
         let replies = run.out.split(separator: "\n").map(String.init)
         // The storage command and its data block are one exchange.
@@ -140,28 +153,29 @@ private func installed(_ path: String, _ package: String) -> Bool {
         let log = folder.appendingPathComponent("error.log").path
         let conf = folder.appendingPathComponent("nginx.conf")
         try """
-            daemon off;
-            master_process off;
-            pid \(folder.path)/nginx.pid;
-            error_log \(log) info;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path \(folder.path)/body;
-                proxy_temp_path \(folder.path)/proxy;
-                fastcgi_temp_path \(folder.path)/fastcgi;
-                uwsgi_temp_path \(folder.path)/uwsgi;
-                scgi_temp_path \(folder.path)/scgi;
-                server {
-                    listen 127.0.0.1:\(port);
-                    root \(folder.path);
-                }
+        daemon off;
+        master_process off;
+        pid \(folder.path)/nginx.pid;
+        error_log \(log) info;
+        events { worker_connections 64; }
+        http {
+            access_log off;
+            client_body_temp_path \(folder.path)/body;
+            proxy_temp_path \(folder.path)/proxy;
+            fastcgi_temp_path \(folder.path)/fastcgi;
+            uwsgi_temp_path \(folder.path)/uwsgi;
+            scgi_temp_path \(folder.path)/scgi;
+            server {
+                listen 127.0.0.1:\(port);
+                root \(folder.path);
             }
-            """.write(to: conf, atomically: true, encoding: .utf8)
+        }
+        """.write(to: conf, atomically: true, encoding: .utf8)
         let nginx = try RealServer("/usr/sbin/nginx", ["-p", folder.path + "/", "-c", conf.path, "-e", log], port: port, folder: folder)
         defer { nginx.stop() }
-        let run = try netrepl(["--frame", "http", "--json"], port: port,
-                              lines: ["GET /hello.txt", "HEAD /hello.txt", "GET /missing", "GET /hello.txt"])
+        let run = try netrepl(
+            ["--frame", "http", "--json"], port: port,
+            lines: ["GET /hello.txt", "HEAD /hello.txt", "GET /missing", "GET /hello.txt"])
         #expect(run.status == 0, "\(run.err)")
         let replies = run.out.split(separator: "\n").map(String.init)
         #expect(replies.count == 4, "\(run.out)\(run.err)")
@@ -179,7 +193,9 @@ private func installed(_ path: String, _ package: String) -> Bool {
     @Test func aChunkedResponseOnAConnectionLeftOpen() throws {
         let port = try freeTCPPort()
         // Answers every request with a chunked body and keeps the connection open.
-        let peer = try pythonPeer(port: port, """
+        let peer = try pythonPeer(
+            port: port,
+            """
             while True:
                 c, _ = s.accept(); buf = b''
                 while True:
@@ -222,7 +238,9 @@ private func installed(_ path: String, _ package: String) -> Bool {
     @Test func memoryStaysBoundedWhateverAReplyDeclares() throws {
         let port = try freeTCPPort()
         // Declares a gigabyte, sends 32 MiB of it, then holds the connection open.
-        let peer = try pythonPeer(port: port, """
+        let peer = try pythonPeer(
+            port: port,
+            """
             while True:
                 c, _ = s.accept()
                 if c.recv(4096): break
@@ -239,8 +257,9 @@ private func installed(_ path: String, _ package: String) -> Bool {
         var peakKiB = 0
         while client.process.isRunning {
             if let status = try? String(contentsOfFile: "/proc/\(client.process.processIdentifier)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            {
                 peakKiB = max(peakKiB, kib)
             }
             usleep(20_000)

@@ -19,19 +19,19 @@ import Testing
         let script = folder.appendingPathComponent("check.netrepl")
         let recorded = folder.appendingPathComponent("recorded.netrepl")
         try """
-            # uppercase checks
-            :tcp
-            hello world
-            :expect HELLO WORLD
-            :expect /^HEL+O W.RLD$/
-            :expect goodbye
-            :assert rtt < 10s
-            :assert rtt > 100s
-            again
-            :assert loss < 10%
-            :record \(recorded.path)
+        # uppercase checks
+        :tcp
+        hello world
+        :expect HELLO WORLD
+        :expect /^HEL+O W.RLD$/
+        :expect goodbye
+        :assert rtt < 10s
+        :assert rtt > 100s
+        again
+        :assert loss < 10%
+        :record \(recorded.path)
 
-            """.write(to: script, atomically: true, encoding: .utf8)
+        """.write(to: script, atomically: true, encoding: .utf8)
         let first = try run(["--serve", "-f", script.path])
         #expect(first.status == 3, "\(first.err)")
         #expect(first.out == "HELLO WORLD\nAGAIN\n", "\(first.out)")

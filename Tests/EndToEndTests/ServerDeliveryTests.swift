@@ -44,33 +44,38 @@ private func count(_ label: String, in summary: String) -> Int? {
         let server = try ServerUnderTest()
         // A streaming client: 1 MiB out, reading slowly, so that much of the reply is still in
         // flight (in the socket buffers) when the server is told to stop; it keeps sending a little.
-        let client = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", prelude + """
-            data = (b"the quick brown fox jumps over the lazy dog\\n" * 30000)[:1 << 20]
-            s = tcp()
-            def send():
-                try:
-                    s.sendall(data)
-                except OSError:
-                    pass
-            sender = threading.Thread(target=send, daemon=True)
-            sender.start()
-            got = s.recv(1000)
-            print("READY", flush=True)
-            sys.stdin.readline()                       # the server has been told to stop
-            sender.join(20)                            # it reads (and discards) the rest now
-            for _ in range(5):                         # as a streaming client would
-                s.sendall(b"a few more bytes\\n"); time.sleep(0.02)
-            error = None
-            try:
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk: break
-                    got += chunk
-            except OSError as e:
-                error = type(e).__name__
-            s.close()
-            print(len(got), got == data.upper()[:len(got)], error, flush=True)
-            """, String(server.port)])
+        let client = try Child(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                prelude + """
+                    data = (b"the quick brown fox jumps over the lazy dog\\n" * 30000)[:1 << 20]
+                    s = tcp()
+                    def send():
+                        try:
+                            s.sendall(data)
+                        except OSError:
+                            pass
+                    sender = threading.Thread(target=send, daemon=True)
+                    sender.start()
+                    got = s.recv(1000)
+                    print("READY", flush=True)
+                    sys.stdin.readline()                       # the server has been told to stop
+                    sender.join(20)                            # it reads (and discards) the rest now
+                    for _ in range(5):                         # as a streaming client would
+                        s.sendall(b"a few more bytes\\n"); time.sleep(0.02)
+                    error = None
+                    try:
+                        while True:
+                            chunk = s.recv(65536)
+                            if not chunk: break
+                            got += chunk
+                    except OSError as e:
+                        error = type(e).__name__
+                    s.close()
+                    print(len(got), got == data.upper()[:len(got)], error, flush=True)
+                    """, String(server.port),
+            ])
         #expect(client.waitFor { $0.stdout.contains("READY") })
         server.child.signal(SIGTERM)
         usleep(100_000)
@@ -91,19 +96,24 @@ private func count(_ label: String, in summary: String) -> Int? {
 
     @Test func theGracePeriodCutsAClientThatNeverReadsAndSaysSo() throws {
         let server = try ServerUnderTest(["--grace-period", "0.5"])
-        let client = try Child(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", prelude + """
-            s = tcp(); s.setblocking(False)
-            sent = 0
-            deadline = time.time() + 20
-            stalled = 0
-            while time.time() < deadline and stalled < 20:   # until flow control stops us
-                try:
-                    sent += s.send(b"x" * 65536); stalled = 0
-                except BlockingIOError:
-                    stalled += 1; time.sleep(0.05)
-            print("STALLED", flush=True)
-            sys.stdin.readline()
-            """, String(server.port)])
+        let client = try Child(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                prelude + """
+                    s = tcp(); s.setblocking(False)
+                    sent = 0
+                    deadline = time.time() + 20
+                    stalled = 0
+                    while time.time() < deadline and stalled < 20:   # until flow control stops us
+                        try:
+                            sent += s.send(b"x" * 65536); stalled = 0
+                        except BlockingIOError:
+                            stalled += 1; time.sleep(0.05)
+                    print("STALLED", flush=True)
+                    sys.stdin.readline()
+                    """, String(server.port),
+            ])
         #expect(client.waitFor { $0.stdout.contains("STALLED") })
         #expect(server.stop() == 0)
         client.write("done\n")
@@ -115,7 +125,9 @@ private func count(_ label: String, in summary: String) -> Int? {
     @Test func aConnectionOverTheLimitGetsEndOfStreamNotReset() throws {
         let server = try ServerUnderTest(["--max-connections", "1"])
         // The textbook client sends at once, then reads; ten times, each must see end-of-stream.
-        let out = try peer(server, """
+        let out = try peer(
+            server,
+            """
             a = tcp(); a.sendall(b"a\\n"); print(a.recv(10))
             results = []
             for i in range(10):
@@ -140,7 +152,9 @@ private func count(_ label: String, in summary: String) -> Int? {
     @Test(.enabled(if: roomForLargeBursts, "net.core.rmem_max is below 4 MiB"))
     func aBurstOfLargestDatagramsIsAnsweredWhole() throws {
         let server = try ServerUnderTest()
-        let out = try peer(server, """
+        let out = try peer(
+            server,
+            """
             u = udp(); u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             u.connect(("127.0.0.1", PORT))
             msgs = [bytes([97 + i % 26]) * 65507 for i in range(40)]
@@ -160,7 +174,9 @@ private func count(_ label: String, in summary: String) -> Int? {
 
     @Test func impairmentIsStatedAtStartAndItsDropsAreCounted() throws {
         let server = try ServerUnderTest(["--loss", "100%", "--seed", "1"])
-        _ = try peer(server, """
+        _ = try peer(
+            server,
+            """
             u = udp()
             for i in range(3): u.sendto(b"lost", ("127.0.0.1", PORT))
             t = tcp(); t.sendall(b"x\\n"); t.recv(10)   # the datagrams were read before this reply
@@ -177,7 +193,9 @@ private func count(_ label: String, in summary: String) -> Int? {
 
     @Test func aReplyCutToTheLargestDatagramIsCountedAndLogged() throws {
         let server = try ServerUnderTest()
-        let out = try peer(server, """
+        let out = try peer(
+            server,
+            """
             u = udp(); u.sendto("ΐ".encode() * 30000, ("127.0.0.1", PORT))   # triples when uppercased
             print(len(u.recv(200000)))
             """)
@@ -191,7 +209,9 @@ private func count(_ label: String, in summary: String) -> Int? {
 
     @Test func thePerSourceRateLimitAnswersABurstOnlyUpToTheLimit() throws {
         let server = try ServerUnderTest(["--udp-rate-limit", "3"])
-        let out = try peer(server, """
+        let out = try peer(
+            server,
+            """
             import math
             def burst(source, n):
                 u = udp(); u.bind((source, 0)); u.settimeout(0.5)

@@ -83,8 +83,9 @@ struct SuggestionTests {
         #expect(try s.client.leave() == 0)
     }
 
-    @Test("no suggestion with NO_COLOR, on TERM=dumb, or after :set suggest off: Right does not accept one",
-          arguments: [["NO_COLOR": "1"], ["NO_COLOR": nil, "TERM": "dumb"], colour])
+    @Test(
+        "no suggestion with NO_COLOR, on TERM=dumb, or after :set suggest off: Right does not accept one",
+        arguments: [["NO_COLOR": "1"], ["NO_COLOR": nil, "TERM": "dumb"], colour])
     func absent(environment: [String: String?]) throws {
         let s = try ScreenSession(extra: environment)
         try s.exchange("hello world", reply: "HELLO WORLD")
@@ -113,8 +114,9 @@ struct SuggestionTests {
         #expect(try s.client.leave() == 0)
     }
 
-    @Test("Enter or Ctrl-O with a suggestion showing sends what was typed, and the line left on screen shows only that",
-          arguments: [Key.enter, "\u{0F}"])
+    @Test(
+        "Enter or Ctrl-O with a suggestion showing sends what was typed, and the line left on screen shows only that",
+        arguments: [Key.enter, "\u{0F}"])
     func acceptingWhatWasTyped(key: String) throws {
         let s = try helloWorldSuggested()
         s.client.send(key)
@@ -160,14 +162,17 @@ struct SuggestionTests {
         let s = try helloWorldSuggested()
         s.client.send(Key.ctrlL)
         // The clear and the redraw may arrive apart: wait for both.
-        let screen = try s.client.waitForScreen("the line alone at the top") { $0.row == 0 && $0.cursorLine == s.prompt + "hello world" && $0.dimText(0) == "lo world" }
+        let screen = try s.client.waitForScreen("the line alone at the top") {
+            $0.row == 0 && $0.cursorLine == s.prompt + "hello world" && $0.dimText(0) == "lo world"
+        }
         #expect(screen.lines.filter { !$0.isEmpty } == [s.prompt + "hello world"])
         #expect(screen.column == (s.prompt + "hel").count)
         #expect(try s.client.leave() == 0)
     }
 
-    @Test("a resize with a suggestion showing: redrawn once, cut to the new width, nothing left of the old one",
-          arguments: [false, true])
+    @Test(
+        "a resize with a suggestion showing: redrawn once, cut to the new width, nothing left of the old one",
+        arguments: [false, true])
     func resize(reflowingTerminal: Bool) throws {
         let s = try ScreenSession(columns: 80, extra: colour)
         let long = "resize " + String(repeating: "x", count: 60)

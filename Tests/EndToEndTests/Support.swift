@@ -15,7 +15,8 @@ enum Built {
         var dir = exe.deletingLastPathComponent()
         // On Linux the test binary is `<products>/netreplPackageTests.xctest`.
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("netrepl-server").path),
-              dir.path != "/" {
+            dir.path != "/"
+        {
             dir = dir.deletingLastPathComponent()
         }
         return dir

@@ -61,7 +61,8 @@ final class NotifyListener {
         // bring it to us a moment later) and the port answers.
         #expect(server.waitFor { $0.stdout.contains("ready, udp and tcp on 127.0.0.1:") })
         let port = try #require(ServerUnderTest.port(in: server.stdout))
-        let reply = try python("""
+        let reply = try python(
+            """
             import socket, sys
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10)
             s.sendto(b"ready?", ("127.0.0.1", int(sys.argv[1]))); print(s.recv(100).decode())

@@ -62,7 +62,8 @@ private func unitForBuiltServer(in folder: URL) throws -> URL {
         #expect(server.stdout.contains("metrics on http://127.0.0.1:"))
 
         let port = try #require(server.stdout.split(separator: "\n").first { $0.contains("ready") }.flatMap { ServerUnderTest.port(in: String($0)) })
-        let replies = try python("""
+        let replies = try python(
+            """
             import socket, sys
             port = int(sys.argv[1])
             t = socket.create_connection(("127.0.0.1", port), timeout=10); t.sendall(b"tcp"); print(t.recv(100).decode())

@@ -76,11 +76,14 @@ extension PTYProcess {
 /// A program run by an interactive bash in a pty, so that Ctrl-Z stops it and `fg` resumes it
 /// as at a real terminal.
 enum ShellSession {
-    static func start(_ executable: URL, _ arguments: [String], prompt: String,
-                      extra: [String: String?] = [:]) throws -> (PTYProcess, InteractiveScratch) {
+    static func start(
+        _ executable: URL, _ arguments: [String], prompt: String,
+        extra: [String: String?] = [:]
+    ) throws -> (PTYProcess, InteractiveScratch) {
         let scratch = try InteractiveScratch()
-        let env = PTYProcess.isolatedEnvironment(home: scratch.directory, historyFile: scratch.historyFile,
-                                                 extra: extra.merging(["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil]) { $1 })
+        let env = PTYProcess.isolatedEnvironment(
+            home: scratch.directory, historyFile: scratch.historyFile,
+            extra: extra.merging(["PS1": "shell$ ", "HISTFILE": "/dev/null", "PROMPT_COMMAND": nil]) { $1 })
         let shell = try PTYProcess(URL(fileURLWithPath: "/bin/bash"), ["--norc", "--noprofile", "-i"], environment: env)
         try shell.expect("shell$ ")
         shell.send(([executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ") + Key.enter)

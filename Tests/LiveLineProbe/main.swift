@@ -17,8 +17,10 @@ import SystemPackage
 
 let tick = Atomic<Int>(0)
 let promptChange = Atomic<Bool>(false)
-for (signo, handler) in [(SIGUSR1, { (_: Int32) in _ = tick.add(1, ordering: .relaxed) }),
-                         (SIGUSR2, { (_: Int32) in promptChange.store(true, ordering: .relaxed) })] as [(Int32, @convention(c) (Int32) -> Void)] {
+for (signo, handler) in [
+    (SIGUSR1, { (_: Int32) in _ = tick.add(1, ordering: .relaxed) }),
+    (SIGUSR2, { (_: Int32) in promptChange.store(true, ordering: .relaxed) }),
+] as [(Int32, @convention(c) (Int32) -> Void)] {
     var action = sigaction()
     action.__sigaction_handler.sa_handler = handler
     sigemptyset(&action.sa_mask)
@@ -31,8 +33,9 @@ let tickHides = getenv("PROBE_TICK_HIDES") != nil
 /// With PROBE_TICK_CALLS=N, a tick is N separate calls of one line each, and the time they took
 /// is printed after them (a measurement by hand, never asserted).
 let callsPerTick = Int(getenv("PROBE_TICK_CALLS").map { String(cString: $0) } ?? "") ?? 1
-let source = ReadlineLineSource(programName: "netrepl-probe", completer: { _, _ in [] },
-                                recall: Array(CommandLine.arguments.dropFirst()))
+let source = ReadlineLineSource(
+    programName: "netrepl-probe", completer: { _, _ in [] },
+    recall: Array(CommandLine.arguments.dropFirst()))
 @MainActor func say(_ text: String) { source.printAbove(Array((text + "\n").utf8)) }
 
 var printedTicks = 0

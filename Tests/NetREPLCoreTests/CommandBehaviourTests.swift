@@ -11,9 +11,12 @@ import Testing
         let udp = UDPPeer()
         let tcp = TCPPeer(lineMode: true)
         defer { udp.stop(); tcp.stop() }
-        let r = try runSession([":connect 127.0.0.1:\(tcp.port)", ":tcp", "a", ":udp", ":connect localhost \(udp.port)", "b",
-                                ":connect [::1]:\(udp.port)", ":connect", ":connect 127.0.0.1:\(udp.port) 7"],
-                               port: 9, interactive: true)
+        let r = try runSession(
+            [
+                ":connect 127.0.0.1:\(tcp.port)", ":tcp", "a", ":udp", ":connect localhost \(udp.port)", "b",
+                ":connect [::1]:\(udp.port)", ":connect", ":connect 127.0.0.1:\(udp.port) 7",
+            ],
+            port: 9, interactive: true)
         #expect(r.out.contains("A\n"))
         #expect(r.out.contains("B\n"))
         #expect(r.out.contains("now sending to 127.0.0.1:\(tcp.port)"))

@@ -70,8 +70,11 @@ import NetREPLTransport
             #expect(command.help.hasSuffix("."))
             #expect(CommandTable.parse(Line(":" + command.name)) == .command(name: command.name, arguments: ""))
         }
-        #expect(Set(names) == ["udp", "tcp", "connect", "history", "nohist", "stats", "ping", "trace", "capture", "compare", "clock",
-                               "timeout", "set", "frame", "crlf", "header", "view", "escapes", "expect", "assert", "record", "help", "quit"])
+        #expect(
+            Set(names) == [
+                "udp", "tcp", "connect", "history", "nohist", "stats", "ping", "trace", "capture", "compare", "clock",
+                "timeout", "set", "frame", "crlf", "header", "view", "escapes", "expect", "assert", "record", "help", "quit",
+            ])
     }
 }
 

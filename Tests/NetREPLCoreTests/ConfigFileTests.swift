@@ -50,7 +50,8 @@ import Testing
     }
 
     @Test func badLinesWarnWithFileAndLineAndAreSkipped() {
-        let file = ConfigFile.parse("""
+        let file = ConfigFile.parse(
+            """
             timeout = soon
             colour = yes
             no equals sign

@@ -9,8 +9,9 @@ import NetREPLTransport
 @testable import NetREPLCore
 
 private func record(_ line: String, outcome: HistoryOutcome = .ok, rtt: UInt64? = 84_213, transport: TransportKind = .udp) -> HistoryRecord {
-    HistoryRecord(timeMilliseconds: 1_764_060_244_123, transport: transport, target: "localhost:12000", outcome: outcome,
-                  rttNanoseconds: rtt, line: line)
+    HistoryRecord(
+        timeMilliseconds: 1_764_060_244_123, transport: transport, target: "localhost:12000", outcome: outcome,
+        rttNanoseconds: rtt, line: line)
 }
 
 private func fileLines(_ path: String) -> [String] {
@@ -38,10 +39,12 @@ private func mode(_ path: String) -> mode_t {
         #expect(decoded == r)
     }
 
-    @Test(arguments: ["", "hello", "2025-11-25T08:44:04.123Z\tudp\tlocalhost:12000\tok\t84.213",
-                      "2025-11-25T08:44:04.123Z\tsctp\th:1\tok\t1\tx", "2025-11-25 08:44:04\tudp\th:1\tok\t1\tx",
-                      "2025-11-25T08:44:04.123Z\tudp\th:1\tmaybe\t1\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\tfast\tx",
-                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\escape", "#1700000000", "ls -la"])
+    @Test(arguments: [
+        "", "hello", "2025-11-25T08:44:04.123Z\tudp\tlocalhost:12000\tok\t84.213",
+        "2025-11-25T08:44:04.123Z\tsctp\th:1\tok\t1\tx", "2025-11-25 08:44:04\tudp\th:1\tok\t1\tx",
+        "2025-11-25T08:44:04.123Z\tudp\th:1\tmaybe\t1\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\tfast\tx",
+        "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\escape", "#1700000000", "ls -la",
+    ])
     func rejectsWhatIsNotARecord(text: String) {
         #expect(HistoryRecord.decode(Substring(text)) == nil)
     }
@@ -377,10 +380,12 @@ private func isSymbolicLink(_ path: String) -> Bool {
         _ = reloaded.records.map { ($0.localTimeText, $0.encoded) }
     }
 
-    @Test(arguments: ["2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\x+1", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\t\\x-0",
-                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1e300\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t99999999999999999999\tx",
-                      "9999-99-99T99:99:99.999Z\tudp\th:1\tok\t1\tx", "2025-11-25T08:44:04.123Z\tudp\t\tok\t1\tx",
-                      "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tx\\", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tnul\u{0}"])
+    @Test(arguments: [
+        "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tbad\\x+1", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\t\\x-0",
+        "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1e300\tx", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t99999999999999999999\tx",
+        "9999-99-99T99:99:99.999Z\tudp\th:1\tok\t1\tx", "2025-11-25T08:44:04.123Z\tudp\t\tok\t1\tx",
+        "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tx\\", "2025-11-25T08:44:04.123Z\tudp\th:1\tok\t1\tnul\u{0}",
+    ])
     func rejectsHostileFields(text: String) {
         #expect(HistoryRecord.decode(Substring(text)) == nil)
     }

@@ -12,12 +12,18 @@ import NetREPLTransport
         let second = UDPPeer()
         let tcp = TCPPeer(lineMode: true)
         defer { first.stop(); second.stop(); tcp.stop() }
-        let r = try runSession(["a", ":connect 127.0.0.1 \(second.port)", "b", "c", ":connect 127.0.0.1 \(tcp.port)", ":tcp", "d",
-                                ":tcp per-line", "e", ":stats"], port: first.port)
+        let r = try runSession(
+            [
+                "a", ":connect 127.0.0.1 \(second.port)", "b", "c", ":connect 127.0.0.1 \(tcp.port)", ":tcp", "d",
+                ":tcp per-line", "e", ":stats",
+            ], port: first.port)
         #expect(r.status == 0)
         let headings = r.err.split(separator: "\n").filter { $0.hasPrefix("--- ") && !$0.hasSuffix("statistics ---") }
-        #expect(headings == ["--- udp to 127.0.0.1:\(first.port) ---", "--- udp to 127.0.0.1:\(second.port) ---",
-                             "--- tcp to 127.0.0.1:\(tcp.port) ---", "--- tcp/per-line to 127.0.0.1:\(tcp.port) ---"])
+        #expect(
+            headings == [
+                "--- udp to 127.0.0.1:\(first.port) ---", "--- udp to 127.0.0.1:\(second.port) ---",
+                "--- tcp to 127.0.0.1:\(tcp.port) ---", "--- tcp/per-line to 127.0.0.1:\(tcp.port) ---",
+            ])
         #expect(r.err.contains("--- udp to 127.0.0.1:\(second.port) ---\n2 sent, 2 received, 0% loss\n"))
         #expect(r.err.contains("tcp connect min/avg/max/mdev = "))
         #expect(r.err.contains("jitter "))

@@ -93,14 +93,18 @@ final class SilentSink: OutputSink {
 }
 
 @discardableResult
-func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
-             timeout: Duration = .seconds(2), interruptions: Interruptions = TestInterruptions()) throws -> (status: Int32, direct: String, session: Session) {
+func runLive(
+    _ terminal: ScriptedTerminal, port: Int, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
+    timeout: Duration = .seconds(2), interruptions: Interruptions = TestInterruptions()
+) throws -> (status: Int32, direct: String, session: Session) {
     let direct = SilentSink()
     let style = OutputStyle(interactive: true, colour: false, stdoutIsTerminal: true, stderrIsTerminal: true)
-    let configuration = SessionConfiguration(target: Target(host: "127.0.0.1", port: port), transport: transport,
-                                             tcpMode: tcpMode, timeout: timeout, style: style)
-    let session = try Session(configuration: configuration, source: terminal, history: HistoryStore(path: nil, capacity: 100),
-                              out: direct, err: direct, interruptions: interruptions)
+    let configuration = SessionConfiguration(
+        target: Target(host: "127.0.0.1", port: port), transport: transport,
+        tcpMode: tcpMode, timeout: timeout, style: style)
+    let session = try Session(
+        configuration: configuration, source: terminal, history: HistoryStore(path: nil, capacity: 100),
+        out: direct, err: direct, interruptions: interruptions)
     let status = session.run()
     return (status, String(decoding: direct.bytes, as: UTF8.self), session)
 }
@@ -109,8 +113,10 @@ func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind =
     @Test func typingAheadOverUDPSendsAtOnceAndEachLineGetsItsOwnReply() throws {
         let peer = UDPPeer(respond: { [.init(upper($0), after: $0 == Array("slow".utf8) ? .milliseconds(400) : .zero)] })
         defer { peer.stop() }
-        let terminal = ScriptedTerminal([.after(.zero, .line(Line("slow"))), .after(.milliseconds(30), .line(Line("fast"))),
-                                         .when("SLOW\n", .endOfInput)])
+        let terminal = ScriptedTerminal([
+            .after(.zero, .line(Line("slow"))), .after(.milliseconds(30), .line(Line("fast"))),
+            .when("SLOW\n", .endOfInput),
+        ])
         let r = try runLive(terminal, port: peer.port)
         let text = terminal.text
         let fast = try #require(text.range(of: "FAST\n")), slow = try #require(text.range(of: "SLOW\n"))
@@ -176,8 +182,10 @@ func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind =
             }
         }
         defer { peer.stop() }
-        let terminal = ScriptedTerminal([.after(.zero, .line(Line("a"))), .after(.zero, .line(Line("b"))),
-                                         .after(.zero, .line(Line("c"))), .when("C\n", .endOfInput)])
+        let terminal = ScriptedTerminal([
+            .after(.zero, .line(Line("a"))), .after(.zero, .line(Line("b"))),
+            .after(.zero, .line(Line("c"))), .when("C\n", .endOfInput),
+        ])
         let r = try runLive(terminal, port: peer.port, transport: .tcp)
         let text = terminal.text
         #expect(text.contains("queued \"b\" behind 1 line"))
@@ -195,8 +203,10 @@ func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind =
             connection.write(upper(all))
         }
         defer { peer.stop() }
-        let terminal = ScriptedTerminal([.after(.zero, .line(Line("slow"))), .after(.milliseconds(30), .line(Line("fast"))),
-                                         .when("SLOW\n", .endOfInput)])
+        let terminal = ScriptedTerminal([
+            .after(.zero, .line(Line("slow"))), .after(.milliseconds(30), .line(Line("fast"))),
+            .when("SLOW\n", .endOfInput),
+        ])
         let r = try runLive(terminal, port: peer.port, transport: .tcp, tcpMode: .perLine)
         let text = terminal.text
         let fast = try #require(text.range(of: "FAST\n")), slow = try #require(text.range(of: "SLOW\n"))
@@ -208,9 +218,11 @@ func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind =
     @Test func ctrlCCancelsEveryLineWaitingAndASecondLeaves() throws {
         let peer = UDPPeer(respond: { _ in [] })
         defer { peer.stop() }
-        let terminal = ScriptedTerminal([.after(.zero, .line(Line("one"))), .after(.zero, .line(Line("two"))),
-                                         .after(.milliseconds(100), .interrupted), .after(.milliseconds(50), .interrupted),
-                                         .after(.seconds(5), .line(Line("never")))])
+        let terminal = ScriptedTerminal([
+            .after(.zero, .line(Line("one"))), .after(.zero, .line(Line("two"))),
+            .after(.milliseconds(100), .interrupted), .after(.milliseconds(50), .interrupted),
+            .after(.seconds(5), .line(Line("never"))),
+        ])
         let r = try runLive(terminal, port: peer.port, timeout: .seconds(10))
         let text = terminal.text
         #expect(text.contains("cancelled \"one\""))
@@ -225,8 +237,10 @@ func runLive(_ terminal: ScriptedTerminal, port: Int, transport: TransportKind =
             while connection.readLine() != nil {}
         }
         defer { peer.stop() }
-        let terminal = ScriptedTerminal([.after(.zero, .line(Line("one"))), .after(.zero, .line(Line("two"))),
-                                         .after(.milliseconds(100), .interrupted), .after(.milliseconds(20), .endOfInput)])
+        let terminal = ScriptedTerminal([
+            .after(.zero, .line(Line("one"))), .after(.zero, .line(Line("two"))),
+            .after(.milliseconds(100), .interrupted), .after(.milliseconds(20), .endOfInput),
+        ])
         let r = try runLive(terminal, port: peer.port, transport: .tcp, timeout: .seconds(10))
         let text = terminal.text
         #expect(text.contains("cancelled \"one\""))

@@ -41,7 +41,7 @@ private func words(_ text: String) -> [String] {
         // :connect's usage is too wide to share its line: its description is below, at the column.
         let connect = try #require(lines.firstIndex { $0.hasPrefix("  :connect ") })
         #expect(!lines[connect].contains("Send to another host"))
-        #expect(lines[connect + 1] .hasPrefix(String(repeating: " ", count: start) + "Send to another host"))
+        #expect(lines[connect + 1].hasPrefix(String(repeating: " ", count: start) + "Send to another host"))
         if width == 120 { #expect(lines.contains { $0.hasPrefix("  :udp") && $0.hasSuffix("one datagram each.") }) }
     }
 
@@ -72,11 +72,17 @@ private func words(_ text: String) -> [String] {
         let peer = UDPPeer()
         defer { peer.stop() }
         let path = temporaryHistoryPath()
-        try runSession([":timeout abc", ":help bogus", ":connect no-such-host.invalid", ":timeout 2 s", ":tcp bogus", ":foo",
-                        ":timeout 2", ":help", ":udp", "hello"], port: peer.port, historyPath: path)
+        try runSession(
+            [
+                ":timeout abc", ":help bogus", ":connect no-such-host.invalid", ":timeout 2 s", ":tcp bogus", ":foo",
+                ":timeout 2", ":help", ":udp", "hello",
+            ], port: peer.port, historyPath: path)
         let outcomes = HistoryStore(path: path, capacity: 100).records.map { "\($0.line) \($0.outcome.rawValue)" }
-        #expect(outcomes == [":timeout abc error", ":help bogus error", ":connect no-such-host.invalid error", ":timeout 2 s error",
-                             ":tcp bogus error", ":foo error", ":timeout 2 cmd", ":help cmd", ":udp cmd", "hello ok"])
+        #expect(
+            outcomes == [
+                ":timeout abc error", ":help bogus error", ":connect no-such-host.invalid error", ":timeout 2 s error",
+                ":tcp bogus error", ":foo error", ":timeout 2 cmd", ":help cmd", ":udp cmd", "hello ok",
+            ])
     }
 
     @Test func helpExplainsBangBangAndBangN() throws {
@@ -104,8 +110,9 @@ private func words(_ text: String) -> [String] {
         let peer = TCPPeer(lineMode: false)
         defer { peer.stop() }
         let path = temporaryHistoryPath()
-        let r = try runSession([":tcp per-line", "hello", ":stats", ":history", ":tcp", ":udp"], port: peer.port, historyPath: path,
-                               interactive: true, terminals: false)
+        let r = try runSession(
+            [":tcp per-line", "hello", ":stats", ":history", ":tcp", ":udp"], port: peer.port, historyPath: path,
+            interactive: true, terminals: false)
         let name = "tcp/per-line"
         #expect(r.out.contains("now sending over \(name) to 127.0.0.1:\(peer.port), a new connection for each line\n"))
         #expect(r.out.contains("\(name) 127.0.0.1:\(peer.port) · connect "))
@@ -164,8 +171,9 @@ private func words(_ text: String) -> [String] {
 
 @Suite struct HistoryTransportNameTests {
     @Test func perLineRecordsSayTheirModeAndOldTCPRecordsStillLoad() throws {
-        let perLine = HistoryRecord(timeMilliseconds: 1_764_060_244_123, transport: .tcp, tcpMode: .perLine, target: "h:1", outcome: .ok,
-                                    rttNanoseconds: 1_000, line: "x")
+        let perLine = HistoryRecord(
+            timeMilliseconds: 1_764_060_244_123, transport: .tcp, tcpMode: .perLine, target: "h:1", outcome: .ok,
+            rttNanoseconds: 1_000, line: "x")
         #expect(perLine.encoded == "2025-11-25T08:44:04.123Z\ttcp/per-line\th:1\tok\t1.000\tx\n")
         #expect(HistoryRecord.decode(Substring(perLine.encoded.dropLast())) == perLine)
         // A file written before the mode was recorded: tcp reads as the default, persistent.

@@ -6,10 +6,13 @@ import NetREPLTransport
 @testable import NetREPLCore
 
 @Suite struct OutputStyleTests {
-    private func detect(stdin: Bool = true, stdout: Bool = true, stderr: Bool = true, raw: Bool = false, json: Bool = false,
-                        env: [String: String] = [:]) -> OutputStyle {
-        OutputStyle.detect(stdinIsTerminal: stdin, stdoutIsTerminal: stdout, stderrIsTerminal: stderr, raw: raw, json: json,
-                           quiet: false, environment: { env[$0] })
+    private func detect(
+        stdin: Bool = true, stdout: Bool = true, stderr: Bool = true, raw: Bool = false, json: Bool = false,
+        env: [String: String] = [:]
+    ) -> OutputStyle {
+        OutputStyle.detect(
+            stdinIsTerminal: stdin, stdoutIsTerminal: stdout, stderrIsTerminal: stderr, raw: raw, json: json,
+            quiet: false, environment: { env[$0] })
     }
 
     @Test func aPersonAtATerminal() {

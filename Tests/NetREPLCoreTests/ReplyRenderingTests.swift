@@ -44,10 +44,11 @@ import Testing
 
     @Test func hexDumpHasOffsetsAndTextBeside() {
         let lines = HexDump.lines(bytes("hello, world\r\n and more"))
-        #expect(lines == [
-            "00000000  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0d 0a 20 61  |hello, world.. a|",
-            "00000010  6e 64 20 6d 6f 72 65                              |nd more|",
-        ])
+        #expect(
+            lines == [
+                "00000000  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0d 0a 20 61  |hello, world.. a|",
+                "00000010  6e 64 20 6d 6f 72 65                              |nd more|",
+            ])
     }
 
     @Test func escapesBecomeBytes() throws {
@@ -64,8 +65,9 @@ import Testing
             while let line = connection.readLine() { connection.write(line + [10]) }
         }
         defer { peer.stop() }
-        let run = try runSession([":escapes on", "a\\tb\\x01", ":view hex", "xy", ":view", ":view text", ":escapes off", "a\\tb"],
-                                 port: peer.port, transport: .tcp)
+        let run = try runSession(
+            [":escapes on", "a\\tb\\x01", ":view hex", "xy", ":view", ":view text", ":escapes off", "a\\tb"],
+            port: peer.port, transport: .tcp)
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out == "a\tb\u{1}\n00000000  78 79                                             |xy|\na\\tb\n", "\(run.out)")
         #expect(run.err.contains("view: hex"))
@@ -96,14 +98,16 @@ import Testing
         #expect(run.status == 2)
     }
 
-    @Test("a malformed reply is a typed outcome, and the session goes on", arguments: [
-        (FramingRule.resp, "$4611686018427387904\r\n"),
-        (FramingRule.resp, "?what\r\n"),
-        (FramingRule.http, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        (FramingRule.http, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n"),
-        (FramingRule.memcached, "VALUE k 0 99999999999999\r\n"),
-        (FramingRule.smtp, "hello\r\n"),
-    ])
+    @Test(
+        "a malformed reply is a typed outcome, and the session goes on",
+        arguments: [
+            (FramingRule.resp, "$4611686018427387904\r\n"),
+            (FramingRule.resp, "?what\r\n"),
+            (FramingRule.http, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            (FramingRule.http, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n"),
+            (FramingRule.memcached, "VALUE k 0 99999999999999\r\n"),
+            (FramingRule.smtp, "hello\r\n"),
+        ])
     func malformedFromAMisbehavingPeer(rule: FramingRule, reply: String) throws {
         let peer = fixedReplyPeer(bytes(reply), greeting: rule == .smtp ? bytes("220 ready\r\n") : [])
         defer { peer.stop() }
@@ -169,8 +173,9 @@ import Testing
         defer { peer.stop() }
         var replies = ReplySettings()
         replies.rule = .http
-        let run = try runSession(["GET /one", ":header Accept: text/plain", ":header X-Trace: 1", "GET /two", ":header X-Trace:", "HEAD /three"],
-                                 port: peer.port, transport: .tcp, timeout: .seconds(10), replies: replies)
+        let run = try runSession(
+            ["GET /one", ":header Accept: text/plain", ":header X-Trace: 1", "GET /two", ":header X-Trace:", "HEAD /three"],
+            port: peer.port, transport: .tcp, timeout: .seconds(10), replies: replies)
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out.contains("GET /one HTTP/1.1\r\nHost: 127.0.0.1:\(peer.port)\r\nUser-Agent: netrepl/"), "\(run.out)")
         #expect(run.out.contains("GET /two HTTP/1.1\r\nHost: 127.0.0.1:\(peer.port)\r\nUser-Agent: netrepl/"))

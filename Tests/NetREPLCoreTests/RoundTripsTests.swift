@@ -49,8 +49,9 @@ import NetREPLTransport
 
 @Suite struct StatisticsBookTests {
     func reply(_ ms: Int, _ kind: TransportKind = .udp, mode: TCPMode? = nil) -> Exchange {
-        var exchange = Exchange(line: Line("x"), transport: kind, tcpMode: mode,
-                                outcome: .reply(Reply(bytes: [88], roundTrip: .milliseconds(ms), bytesReceived: 1, clock: .kernel)))
+        var exchange = Exchange(
+            line: Line("x"), transport: kind, tcpMode: mode,
+            outcome: .reply(Reply(bytes: [88], roundTrip: .milliseconds(ms), bytesReceived: 1, clock: .kernel)))
         exchange.bytesSent = 1
         return exchange
     }
@@ -123,11 +124,12 @@ import NetREPLTransport
         tally.count(.reply(sequence: 2, roundTrip: .milliseconds(2), clock: .kernel, bytes: 56, reordered: true))
         tally.count(.timedOut(sequence: 4))
         tally.count(.duplicate(sequence: 1))
-        #expect(tally.summary(target: "localhost:12000", elapsed: .milliseconds(3012)) == [
-            "--- localhost:12000 ping statistics ---",
-            "4 packets transmitted, 3 received, +1 duplicates, 1 reordered, 25% packet loss, time 3012ms",
-            "rtt min/avg/max/mdev = 1.000/2.000/3.000/0.816 ms, jitter 0.180 ms",
-            "rtt clock: kernel (send and receive stamped by the kernel)",
-        ])
+        #expect(
+            tally.summary(target: "localhost:12000", elapsed: .milliseconds(3012)) == [
+                "--- localhost:12000 ping statistics ---",
+                "4 packets transmitted, 3 received, +1 duplicates, 1 reordered, 25% packet loss, time 3012ms",
+                "rtt min/avg/max/mdev = 1.000/2.000/3.000/0.816 ms, jitter 0.180 ms",
+                "rtt clock: kernel (send and receive stamped by the kernel)",
+            ])
     }
 }

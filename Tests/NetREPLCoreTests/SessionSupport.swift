@@ -7,19 +7,23 @@ import NetREPLTransport
 
 /// Runs a scripted session against 127.0.0.1:`port` and returns (stdout, stderr, exit status, session).
 @discardableResult
-func runSession(_ lines: [String], port: Int, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
-                timeout: Duration = .seconds(2), json: Bool = false, historyPath: String? = nil,
-                interactive: Bool = false, terminals: Bool? = nil, replies: ReplySettings = ReplySettings(),
-                interruptions: Interruptions = ProcessSignals.shared) throws -> (out: String, err: String, status: Int32, session: Session) {
+func runSession(
+    _ lines: [String], port: Int, transport: TransportKind = .udp, tcpMode: TCPMode = .persistent,
+    timeout: Duration = .seconds(2), json: Bool = false, historyPath: String? = nil,
+    interactive: Bool = false, terminals: Bool? = nil, replies: ReplySettings = ReplySettings(),
+    interruptions: Interruptions = ProcessSignals.shared
+) throws -> (out: String, err: String, status: Int32, session: Session) {
     let out = BufferSink(), err = BufferSink()
     let onTerminal = terminals ?? interactive
     let style = OutputStyle(interactive: interactive, colour: false, stdoutIsTerminal: onTerminal, stderrIsTerminal: onTerminal, json: json)
-    var configuration = SessionConfiguration(target: Target(host: "127.0.0.1", port: port), transport: transport,
-                                             tcpMode: tcpMode, timeout: timeout, style: style)
+    var configuration = SessionConfiguration(
+        target: Target(host: "127.0.0.1", port: port), transport: transport,
+        tcpMode: tcpMode, timeout: timeout, style: style)
     configuration.replies = replies
-    let session = try Session(configuration: configuration, source: ScriptedLineSource(lines: lines, interactive: interactive),
-                              history: HistoryStore(path: historyPath, capacity: 1000), out: out, err: err,
-                              interruptions: interruptions)
+    let session = try Session(
+        configuration: configuration, source: ScriptedLineSource(lines: lines, interactive: interactive),
+        history: HistoryStore(path: historyPath, capacity: 1000), out: out, err: err,
+        interruptions: interruptions)
     let status = session.run()
     return (out.text, err.text, status, session)
 }

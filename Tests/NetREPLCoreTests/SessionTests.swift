@@ -27,8 +27,9 @@ import NetREPLTransport
         let tcp = TCPPeer(lineMode: true)
         defer { udp.stop(); tcp.stop() }
         // The UDP and TCP peers are on different ports; :connect moves the target.
-        let r = try runSession(["a", ":tcp", ":connect 127.0.0.1 \(tcp.port)", "b", "::c", ":udp", ":connect 127.0.0.1 \(udp.port)", "d"],
-                               port: udp.port)
+        let r = try runSession(
+            ["a", ":tcp", ":connect 127.0.0.1 \(tcp.port)", "b", "::c", ":udp", ":connect 127.0.0.1 \(udp.port)", "d"],
+            port: udp.port)
         #expect(r.out == "A\nB\n:C\nD\n")
         #expect(r.err.contains("tcp: connected to 127.0.0.1:\(tcp.port) in "))
         #expect(r.err.contains("--- udp statistics ---\n2 sent, 2 received"))
@@ -248,8 +249,9 @@ import NetREPLTransport
         let style = OutputStyle(interactive: false, colour: false, stdoutIsTerminal: false, stderrIsTerminal: false)
         let configuration = SessionConfiguration(target: Target(host: "127.0.0.1", port: 9), family: .ipv6, style: style)
         do {
-            _ = try Session(configuration: configuration, source: ScriptedLineSource(lines: []),
-                            history: HistoryStore(path: nil, capacity: 0), out: BufferSink(), err: BufferSink())
+            _ = try Session(
+                configuration: configuration, source: ScriptedLineSource(lines: []),
+                history: HistoryStore(path: nil, capacity: 0), out: BufferSink(), err: BufferSink())
             Issue.record("an IPv4 address with -6 resolved")
         } catch {
             #expect(error.description == "127.0.0.1 is not an IPv6 address; drop -6 or give an IPv6 address")

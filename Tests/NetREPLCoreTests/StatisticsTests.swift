@@ -83,8 +83,11 @@ func sentExchange(_ outcome: ExchangeOutcome, _ kind: TransportKind = .udp, line
         var session = SessionStatistics()
         #expect(session.summary().isEmpty)
         session.tcp.record(okExchange(1_000_000, .tcp))
-        #expect(session.summary() == ["--- tcp statistics ---", "1 sent, 1 received, 0% loss",
-                                      "rtt min/avg/max/mdev = 1.000/1.000/1.000/0.000 ms"])
+        #expect(
+            session.summary() == [
+                "--- tcp statistics ---", "1 sent, 1 received, 0% loss",
+                "rtt min/avg/max/mdev = 1.000/1.000/1.000/0.000 ms",
+            ])
     }
 }
 

@@ -6,9 +6,11 @@ import NetREPLProtocol
 import Testing
 
 @Suite struct DurationGrammarTests {
-    @Test(arguments: [("1", Duration.seconds(1)), ("0.5", .milliseconds(500)), ("250ms", .milliseconds(250)),
-                      ("2s", .seconds(2)), ("1.5 s", .milliseconds(1500)), ("100us", .microseconds(100)),
-                      ("100µs", .microseconds(100)), ("1m", .seconds(60)), ("0", .zero), ("2h", .seconds(7200))])
+    @Test(arguments: [
+        ("1", Duration.seconds(1)), ("0.5", .milliseconds(500)), ("250ms", .milliseconds(250)),
+        ("2s", .seconds(2)), ("1.5 s", .milliseconds(1500)), ("100us", .microseconds(100)),
+        ("100µs", .microseconds(100)), ("1m", .seconds(60)), ("0", .zero), ("2h", .seconds(7200)),
+    ])
     func parses(text: String, duration: Duration) {
         #expect(DurationGrammar.parse(text) == duration)
     }
@@ -50,10 +52,11 @@ import Testing
 }
 
 @Suite struct HostPortTests {
-    @Test(arguments: [
-        ("localhost", "localhost", nil), ("example.org:7", "example.org", 7), ("[::1]:12000", "::1", 12000),
-        ("[fe80::1]", "fe80::1", nil), ("::1", "::1", nil), ("127.0.0.1:80", "127.0.0.1", 80),
-    ] as [(String, String, Int?)])
+    @Test(
+        arguments: [
+            ("localhost", "localhost", nil), ("example.org:7", "example.org", 7), ("[::1]:12000", "::1", 12000),
+            ("[fe80::1]", "fe80::1", nil), ("::1", "::1", nil), ("127.0.0.1:80", "127.0.0.1", 80),
+        ] as [(String, String, Int?)])
     func parses(text: String, host: String, port: Int?) {
         let parsed = parseHostPort(text)
         #expect(parsed?.host == host)

@@ -11,7 +11,8 @@ private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler
 @Suite struct TCPHandlerTests {
     private func channel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(TCPUppercaseHandler(statistics: ServerStatistics(), logger: quiet, idleTimeout: nil, allocator: ByteBufferAllocator()))
+        try channel.pipeline.syncOperations.addHandler(
+            TCPUppercaseHandler(statistics: ServerStatistics(), logger: quiet, idleTimeout: nil, allocator: ByteBufferAllocator()))
         return channel
     }
 

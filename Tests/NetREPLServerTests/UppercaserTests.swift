@@ -16,7 +16,8 @@ func referenceUppercase(_ bytes: [UInt8]) -> [UInt8] {
         while j < bytes.count {
             let len = sequenceLength(bytes[j])
             guard len > 0, j + len <= bytes.count,
-                  String(validating: bytes[j..<(j + len)], as: UTF8.self) != nil else { break }
+                String(validating: bytes[j..<(j + len)], as: UTF8.self) != nil
+            else { break }
             j += len
             end = j
         }
@@ -139,7 +140,8 @@ func streamed(_ bytes: [UInt8], splits: [Int]) -> [UInt8] {
         for _ in 0..<2000 {
             let scalars = (0..<Int.random(in: 0..<24, using: &rng)).compactMap { _ -> Unicode.Scalar? in
                 // Mostly the ranges with case mappings, sometimes anywhere.
-                let v: UInt32 = Bool.random(using: &rng)
+                let v: UInt32 =
+                    Bool.random(using: &rng)
                     ? UInt32.random(in: 0...0x24FF, using: &rng)
                     : UInt32.random(in: 0...0x10FFFF, using: &rng)
                 return Unicode.Scalar(v)

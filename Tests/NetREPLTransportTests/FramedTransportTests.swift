@@ -14,8 +14,10 @@ private func persistent(to peer: TCPPeer, _ rule: FramingRule) throws -> TCPTran
 
 /// Runs `body` on a persistent connection framed by `rule` to a peer that answers each line
 /// with `reply` (after `greeting` on connect) and holds the connection open.
-private func withPeer(replying reply: String, greeting: String = "", _ rule: FramingRule,
-                      _ body: (TCPTransport, TCPPeer) throws -> Void) throws {
+private func withPeer(
+    replying reply: String, greeting: String = "", _ rule: FramingRule,
+    _ body: (TCPTransport, TCPPeer) throws -> Void
+) throws {
     let peer = fixedReplyPeer(Array(reply.utf8), greeting: Array(greeting.utf8))
     defer { peer.stop() }
     let tcp = try persistent(to: peer, rule)
@@ -58,7 +60,10 @@ private func withPeer(replying reply: String, greeting: String = "", _ rule: Fra
             // A reused connection does not greet again.
             let second = tcp.exchange(Line("NOOP"), timeout: .seconds(5))
             #expect(second.reply.map { text($0.bytes) } == "250 ok")
-            #expect(!second.events.contains { if case .greeting = $0 { return true }; return false })
+            #expect(
+                !second.events.contains {
+                    if case .greeting = $0 { return true }; return false
+                })
         }
     }
 
@@ -71,7 +76,10 @@ private func withPeer(replying reply: String, greeting: String = "", _ rule: Fra
             }
             #expect(text(received).hasPrefix("?what"))
             let second = tcp.exchange(Line("PING"), timeout: .seconds(5))
-            #expect(second.events.contains { if case .connected(_, _, replacing: .replyAbandoned) = $0 { return true }; return false })
+            #expect(
+                second.events.contains {
+                    if case .connected(_, _, replacing: .replyAbandoned) = $0 { return true }; return false
+                })
             #expect(peer.accepted.count == 2)
         }
     }
@@ -91,7 +99,10 @@ private func withPeer(replying reply: String, greeting: String = "", _ rule: Fra
                 for case .event(.unasked(let u)) in tcp.takeNotices() { unasked += u.replies }
             }
             #expect(unasked.map(text) == [">2\r\n+message\r\n+before\r\n", ">2\r\n+message\r\n+after\r\n"])
-            #expect(!exchange.events.contains { if case .noise = $0 { return true }; return false })
+            #expect(
+                !exchange.events.contains {
+                    if case .noise = $0 { return true }; return false
+                })
         }
     }
 }

@@ -11,8 +11,10 @@ import Testing
 
     /// Every prefix shorter than the reply needs more; the reply, alone or with bytes after it,
     /// is complete at its length; and the tracker gives the same reply at every two-chunk split.
-    func expectFramed(_ framing: any ReplyFraming, _ wire: String, length: Int? = nil, terminator: Int,
-                      sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectFramed(
+        _ framing: any ReplyFraming, _ wire: String, length: Int? = nil, terminator: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let all = bytes(wire)
         let length = length ?? all.count
         for k in 0..<length {
@@ -82,20 +84,23 @@ import Testing
         #expect(tracker.received(bytes("two"), for: ticket, at: t0 + .milliseconds(15)) == nil)
         #expect(tracker.quietDeadline(ticket) == t0 + .milliseconds(35))
         #expect(tracker.quiet(ticket, at: t0 + .milliseconds(30)) == nil)
-        #expect(tracker.quiet(ticket, at: t0 + .milliseconds(35))
+        #expect(
+            tracker.quiet(ticket, at: t0 + .milliseconds(35))
                 == .reply(ticket, Reply(bytes: bytes("one two"), roundTrip: .milliseconds(15), bytesReceived: 7, firstByte: .milliseconds(5))))
     }
 
     // MARK: RESP
 
-    @Test("RESP2 and RESP3 replies", arguments: [
-        "+OK\r\n", "-ERR unknown command\r\n", ":42\r\n", "$5\r\nhello\r\n", "$-1\r\n", "$0\r\n\r\n",
-        "$7\r\nhe\r\nllo\r\n", "*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n:1\r\n",
-        "*2\r\n*2\r\n+a\r\n+b\r\n*1\r\n*1\r\n$1\r\nc\r\n",
-        "_\r\n", ",3.14\r\n", "#t\r\n", "(123456789012345678901234567890\r\n", "!3\r\nerr\r\n", "=8\r\ntxt:abcd\r\n",
-        "%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n:2\r\n", "~2\r\n+x\r\n+y\r\n",
-        "|1\r\n+ttl\r\n:3\r\n$2\r\nhi\r\n", "*2\r\n|1\r\n+k\r\n+v\r\n:1\r\n:2\r\n",
-    ])
+    @Test(
+        "RESP2 and RESP3 replies",
+        arguments: [
+            "+OK\r\n", "-ERR unknown command\r\n", ":42\r\n", "$5\r\nhello\r\n", "$-1\r\n", "$0\r\n\r\n",
+            "$7\r\nhe\r\nllo\r\n", "*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n:1\r\n",
+            "*2\r\n*2\r\n+a\r\n+b\r\n*1\r\n*1\r\n$1\r\nc\r\n",
+            "_\r\n", ",3.14\r\n", "#t\r\n", "(123456789012345678901234567890\r\n", "!3\r\nerr\r\n", "=8\r\ntxt:abcd\r\n",
+            "%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n:2\r\n", "~2\r\n+x\r\n+y\r\n",
+            "|1\r\n+ttl\r\n:3\r\n$2\r\nhi\r\n", "*2\r\n|1\r\n+k\r\n+v\r\n:1\r\n:2\r\n",
+        ])
     func respReply(wire: String) {
         expectFramed(RESPFraming(), wire, terminator: 2)
     }
@@ -116,8 +121,9 @@ import Testing
         let t0 = ContinuousClock.now
         var tracker = ReplyTracker()
         let ticket = tracker.sent(Line("PING"), framing: RESPFraming(), at: t0, listensAfterReply: true)
-        #expect(tracker.received(bytes("+PONG\r\n>2\r\n+message\r\n"), for: ticket, at: t0)
-            == .reply(ticket, Reply(bytes: bytes("+PONG"), roundTrip: .zero, bytesReceived: 7)))
+        #expect(
+            tracker.received(bytes("+PONG\r\n>2\r\n+message\r\n"), for: ticket, at: t0)
+                == .reply(ticket, Reply(bytes: bytes("+PONG"), roundTrip: .zero, bytesReceived: 7)))
         #expect(tracker.received(bytes("+hi\r\n?junk"), for: ticket, at: t0) == nil)
         #expect(tracker.takeUnasked()?.replies == [bytes(">2\r\n+message\r\n+hi\r\n")])
         #expect(tracker.takeNoise()?.unexpected == 1)
@@ -223,7 +229,8 @@ import Testing
 
     @Test func aTypedMethodAndTargetBecomeARequest() {
         let framing = HTTPFraming(host: "h:8080", headers: [("Accept", "text/plain")], userAgent: "netrepl/1")
-        #expect(framing.request(for: bytes("GET /index.html"))
+        #expect(
+            framing.request(for: bytes("GET /index.html"))
                 == .send(bytes("GET /index.html HTTP/1.1\r\nHost: h:8080\r\nUser-Agent: netrepl/1\r\nAccept: text/plain\r\n\r\n")))
         #expect(framing.request(for: bytes("hello")) == .send(bytes("hello\r\n")))
     }

@@ -64,8 +64,9 @@ import Testing
         let b = tracker.sent(Line("b"), framing: DatagramFraming(), at: t0, clock: .kernel)
         let c = tracker.sent(Line("c"), framing: DatagramFraming(), at: t0, clock: .monotonic)
         guard case .reply(_, let ra)? = tracker.received([1], for: a, at: t0 + .milliseconds(1), kernelStamped: true),
-              case .reply(_, let rb)? = tracker.received([1], for: b, at: t0 + .milliseconds(1), kernelStamped: false),
-              case .reply(_, let rc)? = tracker.received([1], for: c, at: t0 + .milliseconds(1), kernelStamped: true) else {
+            case .reply(_, let rb)? = tracker.received([1], for: b, at: t0 + .milliseconds(1), kernelStamped: false),
+            case .reply(_, let rc)? = tracker.received([1], for: c, at: t0 + .milliseconds(1), kernelStamped: true)
+        else {
             Issue.record("a reply was not taken")
             return
         }

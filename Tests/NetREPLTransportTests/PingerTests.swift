@@ -17,9 +17,11 @@ import Testing
             let sent = t0 + .milliseconds(10 * i)
             state.sentProbe(at: sent, clock: .kernel, deadline: sent + .milliseconds(100))
         }
-        #expect(state.received(reply(2), at: t0 + .milliseconds(15), kernelStamped: true)
+        #expect(
+            state.received(reply(2), at: t0 + .milliseconds(15), kernelStamped: true)
                 == [.reply(sequence: 2, roundTrip: .milliseconds(5), clock: .kernel, bytes: 15, reordered: false)])
-        #expect(state.received(reply(1), at: t0 + .milliseconds(20), kernelStamped: false)
+        #expect(
+            state.received(reply(1), at: t0 + .milliseconds(20), kernelStamped: false)
                 == [.reply(sequence: 1, roundTrip: .milliseconds(20), clock: .monotonic, bytes: 15, reordered: true)])
         #expect(state.received(reply(1), at: t0 + .milliseconds(21), kernelStamped: true) == [.duplicate(sequence: 1)])
         #expect(!state.isDone)
@@ -34,7 +36,8 @@ import Testing
     @Test func aReplyStampedAfterItsDeadlineIsLateEvenIfReadBefore() {
         var state = PingState(plan: PingPlan(count: 1, timeout: .milliseconds(10)))
         state.sentProbe(at: t0, clock: .kernel, deadline: t0 + .milliseconds(10))
-        #expect(state.received(reply(1), at: t0 + .milliseconds(11), kernelStamped: true)
+        #expect(
+            state.received(reply(1), at: t0 + .milliseconds(11), kernelStamped: true)
                 == [.timedOut(sequence: 1), .late(sequence: 1, roundTrip: .milliseconds(11))])
     }
 
@@ -64,8 +67,10 @@ import Testing
         let peer = UDPPeer()
         defer { peer.stop() }
         var events: [PingEvent] = []
-        let result = Pinger.run(PingPlan(count: 5, interval: .milliseconds(5), size: 32, timeout: .seconds(5)),
-                                to: try address(peer.port), interruption: { nil }) { events.append($0) }
+        let result = Pinger.run(
+            PingPlan(count: 5, interval: .milliseconds(5), size: 32, timeout: .seconds(5)),
+            to: try address(peer.port), interruption: { nil }
+        ) { events.append($0) }
         #expect(result.end == .completed && result.sent == 5)
         let answered = events.compactMap { event -> Int? in
             if case .reply(let sequence, _, let clock, let bytes, _) = event, clock == .kernel, bytes == 32 { return sequence }
@@ -82,8 +87,10 @@ import Testing
         }
         defer { peer.stop() }
         var order: [Int] = []
-        let result = Pinger.run(PingPlan(count: 4, interval: .milliseconds(20), size: 32, timeout: .seconds(5)),
-                                to: try address(peer.port), interruption: { nil }) { event in
+        let result = Pinger.run(
+            PingPlan(count: 4, interval: .milliseconds(20), size: 32, timeout: .seconds(5)),
+            to: try address(peer.port), interruption: { nil }
+        ) { event in
             if case .reply(let sequence, _, _, _, _) = event { order.append(sequence) }
         }
         #expect(result.end == .completed)
@@ -94,25 +101,32 @@ import Testing
         let peer = UDPPeer { _ in [] }
         defer { peer.stop() }
         var timedOut = 0
-        let result = Pinger.run(PingPlan(count: 2, interval: .milliseconds(10), size: 16, timeout: .milliseconds(50)),
-                                to: try address(peer.port), interruption: { nil }) { event in
+        let result = Pinger.run(
+            PingPlan(count: 2, interval: .milliseconds(10), size: 16, timeout: .milliseconds(50)),
+            to: try address(peer.port), interruption: { nil }
+        ) { event in
             if case .timedOut = event { timedOut += 1 }
         }
         #expect(result.end == .completed && timedOut == 2)
         var asked = 0
-        let stopped = Pinger.run(PingPlan(count: 1000, interval: .milliseconds(10), size: 16, timeout: .seconds(1)),
-                                 to: try address(peer.port), interruption: {
-                                     asked += 1
-                                     return asked > 5 ? SIGINT : nil
-                                 }) { _ in }
+        let stopped = Pinger.run(
+            PingPlan(count: 1000, interval: .milliseconds(10), size: 16, timeout: .seconds(1)),
+            to: try address(peer.port),
+            interruption: {
+                asked += 1
+                return asked > 5 ? SIGINT : nil
+            }
+        ) { _ in }
         #expect(stopped.end == .interrupted(signal: SIGINT))
         #expect(stopped.sent < 1000)
     }
 
     @Test func nothingListeningIsARefusal() throws {
         let port = closedPort(type: Int32(SOCK_DGRAM.rawValue))
-        let result = Pinger.run(PingPlan(count: 3, interval: .milliseconds(10), size: 16, timeout: .seconds(2)),
-                                to: try address(port), interruption: { nil }) { _ in }
+        let result = Pinger.run(
+            PingPlan(count: 3, interval: .milliseconds(10), size: 16, timeout: .seconds(2)),
+            to: try address(port), interruption: { nil }
+        ) { _ in }
         #expect(result.end == .failed(.refused(try address(port))))
     }
 }

@@ -16,9 +16,11 @@ import Testing
         var tracker = ReplyTracker()
         let a = tracker.sent(Line("a"), framing: datagram, at: t0)
         let b = tracker.sent(Line("b"), framing: datagram, at: t0 + .milliseconds(1))
-        #expect(tracker.received(bytes("B"), for: b, at: t0 + .milliseconds(3))
+        #expect(
+            tracker.received(bytes("B"), for: b, at: t0 + .milliseconds(3))
                 == .reply(b, Reply(bytes: bytes("B"), roundTrip: .milliseconds(2), bytesReceived: 1)))
-        #expect(tracker.received(bytes("A"), for: a, at: t0 + .milliseconds(4))
+        #expect(
+            tracker.received(bytes("A"), for: a, at: t0 + .milliseconds(4))
                 == .reply(a, Reply(bytes: bytes("A"), roundTrip: .milliseconds(4), bytesReceived: 1)))
     }
 
@@ -28,7 +30,8 @@ import Testing
         #expect(tracker.awaitsSendStamp(a))
         tracker.restamp(a, sentAt: t0 + .milliseconds(1))
         #expect(!tracker.awaitsSendStamp(a))
-        #expect(tracker.received(bytes("A"), for: a, at: t0 + .milliseconds(3), kernelStamped: true)
+        #expect(
+            tracker.received(bytes("A"), for: a, at: t0 + .milliseconds(3), kernelStamped: true)
                 == .reply(a, Reply(bytes: bytes("A"), roundTrip: .milliseconds(2), bytesReceived: 1, clock: .kernel)))
         // Answered: nothing more to stamp.
         #expect(!tracker.awaitsSendStamp(a))
@@ -52,9 +55,11 @@ import Testing
         let slow = tracker.sent(Line("slow"), framing: datagram, at: t0)
         #expect(tracker.abandon(slow) == 0)
         let fast = tracker.sent(Line("fast"), framing: datagram, at: t0 + .milliseconds(100))
-        #expect(tracker.received(bytes("SLOW"), for: slow, at: t0 + .milliseconds(150))
+        #expect(
+            tracker.received(bytes("SLOW"), for: slow, at: t0 + .milliseconds(150))
                 == .late(LateReply(line: Line("slow"), bytes: bytes("SLOW"), roundTrip: .milliseconds(150))))
-        #expect(tracker.received(bytes("FAST"), for: fast, at: t0 + .milliseconds(151))
+        #expect(
+            tracker.received(bytes("FAST"), for: fast, at: t0 + .milliseconds(151))
                 == .reply(fast, Reply(bytes: bytes("FAST"), roundTrip: .milliseconds(51), bytesReceived: 4)))
     }
 
@@ -89,7 +94,8 @@ import Testing
         let smtpData = TerminatorFraming(terminator: bytes("\r\n.\r\n"))
         let ticket = tracker.sent(Line("DATA"), framing: smtpData, at: t0)
         #expect(tracker.received(bytes("a\r\n.b\r\n.\r"), for: ticket, at: t0) == nil)
-        #expect(tracker.received(bytes("\n"), for: ticket, at: t0)
+        #expect(
+            tracker.received(bytes("\n"), for: ticket, at: t0)
                 == .reply(ticket, Reply(bytes: bytes("a\r\n.b"), roundTrip: .zero, bytesReceived: 10)))
     }
 
@@ -106,7 +112,8 @@ import Testing
         var tracker = ReplyTracker()
         let closed = tracker.sent(Line("a"), framing: EndOfStreamFraming(), at: t0)
         _ = tracker.received(bytes("A"), for: closed, at: t0)
-        #expect(tracker.ended(closed, by: .closed, at: t0 + .milliseconds(2))
+        #expect(
+            tracker.ended(closed, by: .closed, at: t0 + .milliseconds(2))
                 == .reply(closed, Reply(bytes: bytes("A"), roundTrip: .milliseconds(2), bytesReceived: 1)))
         let reset = tracker.sent(Line("ab"), framing: EndOfStreamFraming(), at: t0)
         _ = tracker.received(bytes("A"), for: reset, at: t0)
@@ -191,7 +198,8 @@ import Testing
         var tracker = ReplyTracker()
         let a = tracker.sent(Line("a"), framing: line, at: t0, listensAfterReply: true)
         // The reply, and in the same chunk the start of a push; the rest of it comes later.
-        #expect(tracker.received(bytes("A\n>push 1\n>pu"), for: a, at: t0)
+        #expect(
+            tracker.received(bytes("A\n>push 1\n>pu"), for: a, at: t0)
                 == .reply(a, Reply(bytes: bytes("A"), roundTrip: .zero, bytesReceived: 2)))
         #expect(tracker.received(bytes("sh 2\n"), for: a, at: t0) == nil)
         #expect(tracker.takeUnasked()?.replies == [bytes(">push 1"), bytes(">push 2")])

@@ -30,7 +30,10 @@ import Testing
         #expect(first.trace.calls.first == .socket(family: AF_INET, stream: true))
         #expect(first.trace.calls.contains(.send(bytes: 4)))
         #expect(second.trace.calls.first == .send(bytes: 4))
-        #expect(!second.trace.calls.contains { if case .connect = $0 { return true }; return false })
+        #expect(
+            !second.trace.calls.contains {
+                if case .connect = $0 { return true }; return false
+            })
         #expect(second.trace.reads >= 1)
         #expect(second.trace.local == first.trace.local && first.trace.local != nil)
     }

@@ -183,8 +183,9 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         let peer = UDPPeer(respond: { [.init(upper($0), after: .milliseconds(300))] })
         defer { peer.stop() }
         let pressed = Atomic<Bool>(false)
-        let transport = UDPTransport(addresses: [try address(peer.port)],
-                                     interruption: { pressed.load(ordering: .relaxed) ? SIGINT : nil })
+        let transport = UDPTransport(
+            addresses: [try address(peer.port)],
+            interruption: { pressed.load(ordering: .relaxed) ? SIGINT : nil })
         Thread.detachNewThread {
             Thread.sleep(forTimeInterval: 0.1)
             pressed.store(true, ordering: .relaxed)
@@ -195,7 +196,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         Thread.sleep(forTimeInterval: 0.4)
         let next = transport.exchange(Line("next"), timeout: .seconds(5))
         #expect(next.reply?.bytes == Array("NEXT".utf8))
-        #expect(next.events.contains { if case .late(let l) = $0 { return l.line.text == "slow" && l.bytes == Array("SLOW".utf8) }; return false })
+        #expect(
+            next.events.contains {
+                if case .late(let l) = $0 { return l.line.text == "slow" && l.bytes == Array("SLOW".utf8) }; return false
+            })
     }
 
     /// As if netrepl were stopped (Ctrl-Z) from before its reply came until after its deadline:
@@ -204,10 +208,12 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         let peer = UDPPeer(respond: { [.init(upper($0), after: .milliseconds(20))] })
         defer { peer.stop() }
         let stoppedOnce = Atomic<Bool>(false)
-        let transport = UDPTransport(addresses: [try address(peer.port)], interruption: {
-            if !stoppedOnce.exchange(true, ordering: .relaxed) { Thread.sleep(forTimeInterval: 0.5) }
-            return nil
-        })
+        let transport = UDPTransport(
+            addresses: [try address(peer.port)],
+            interruption: {
+                if !stoppedOnce.exchange(true, ordering: .relaxed) { Thread.sleep(forTimeInterval: 0.5) }
+                return nil
+            })
         let e = transport.exchange(Line("hello"), timeout: .milliseconds(200))
         #expect(e.reply?.bytes == Array("HELLO".utf8))
     }
@@ -218,8 +224,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         let udp = UDPPeer(respond: { [.init(upper($0), after: $0 == Array("a".utf8) ? .milliseconds(100) : .zero)] })
         let tcp = TCPPeer(lineMode: true)
         defer { udp.stop(); tcp.stop() }
-        let transports: [any Transport] = [UDPTransport(addresses: [try address(udp.port)]),
-                                           TCPTransport(addresses: [try address(tcp.port)], mode: .persistent)]
+        let transports: [any Transport] = [
+            UDPTransport(addresses: [try address(udp.port)]),
+            TCPTransport(addresses: [try address(tcp.port)], mode: .persistent),
+        ]
         for transport in transports {
             var replies: [SubmissionID: [UInt8]] = [:]
             var queued = 0

@@ -115,7 +115,8 @@ public enum CommandTable {
         }
         if text == "!!" { return .recall(.last) }
         if text.hasPrefix("!"), text.count > 1, text.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }),
-           let n = Int(text.dropFirst()) {
+            let n = Int(text.dropFirst())
+        {
             return .recall(.entry(n))
         }
         return .send(line)

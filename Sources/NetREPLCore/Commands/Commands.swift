@@ -53,68 +53,92 @@ public protocol CommandContext: AnyObject {
 
 enum Commands {
     static let all: [Command] = [
-        Command(name: "udp", usage: ":udp", help: "Send the following lines over UDP, one datagram each.",
-                arguments: .none, completions: { _ in [] }, run: { c, _ in c.use(.udp, mode: nil) }),
-        Command(name: "tcp", usage: ":tcp [persistent|per-line]",
-                help: "Send over TCP: one persistent connection (the default), or a new connection per line as the textbook client does.",
-                arguments: .words(max: 1), completions: { $0 == 0 ? TCPMode.allCases.map(\.rawValue) : [] }, run: tcp),
-        Command(name: "connect", usage: ":connect HOST[:PORT] | HOST PORT | [V6ADDR]:PORT",
-                help: "Send to another host, and port (the current port if omitted); the name is resolved now, once.",
-                arguments: .words(max: 2),
-                completions: { $0 == 0 ? ["localhost", "127.0.0.1", "[::1]"] : ($0 == 1 ? ["12000"] : []) }, run: connect),
-        Command(name: "history", usage: ":history [N]", help: "Show the last N history entries (default 20), numbered for !N.",
-                arguments: .words(max: 1), completions: { _ in [] }, run: history),
-        Command(name: "nohist", usage: ":nohist LINE", help: "Send LINE exactly as written, without recording it in the history.",
-                arguments: .rest, completions: { _ in [] }, run: nohist),
-        Command(name: "stats", usage: ":stats [reset]",
-                help: "Show loss, round trips, jitter and TCP connect times per target and transport, or start them afresh.",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ["reset"] : [] }, run: LabCommands.stats),
-        Command(name: "ping", usage: ":ping [COUNT] [INTERVAL] [SIZE]",
-                help: "Send COUNT (10) UDP probes of SIZE (56) bytes every INTERVAL (1s), on schedule whatever the replies; Ctrl-C stops them.",
-                arguments: .words(max: 3), completions: { [["10", "100"], ["1s", "200ms", "10ms"], ["56", "1400"]][safe: $0] ?? [] },
-                run: LabCommands.ping),
-        Command(name: "trace", usage: ":trace [on|off]",
-                help: "Show each line's socket calls, local and remote address:port, bytes each way and reads (or say whether it is on).",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: LabCommands.trace),
-        Command(name: "capture", usage: ":capture",
-                help: "Print a tcpdump command and a Wireshark display filter for the last line's addresses and ports.",
-                arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.capture(c) }),
-        Command(name: "compare", usage: ":compare [--rounds N] [--sizes 16,256,1400,8k] [LINE]",
-                help: "Send LINE over UDP, TCP persistent and TCP per-line, interleaved for N (10) rounds; show the medians side by side.",
-                arguments: .rest, completions: { $0 == 0 ? ["--rounds", "--sizes"] : [] }, run: LabCommands.compare),
-        Command(name: "clock", usage: ":clock",
-                help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps: what a round trip can mean.",
-                arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.clock(c) }),
-        Command(name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
-        Command(name: "set", usage: ":set [suggest on|off]", help: "Show the line editor's settings, or turn suggestions from the history (shown dimmed while typing) on or off.",
-                arguments: .words(max: 2), completions: { $0 == 0 ? ["suggest"] : ($0 == 1 ? ["on", "off"] : []) }, run: set),
-        Command(name: "frame", usage: ":frame [RULE]",
-                help: "Show or set where a TCP reply ends: \(FramingRule.summary).",
-                arguments: .rest, completions: { $0 == 0 ? FramingRule.examples : [] }, run: ReplyCommands.frame),
-        Command(name: "crlf", usage: ":crlf [on|off]", help: "Show or set whether lines end in CR LF (the presets always send CR LF).",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.crlf),
-        Command(name: "header", usage: ":header [NAME: VALUE | NAME: | -]",
-                help: "Add a header to the HTTP requests that follow (NAME: alone removes it, - removes all); alone, list them.",
-                arguments: .rest, completions: { $0 == 0 ? ["Accept:", "Connection:", "-"] : [] }, run: ReplyCommands.header),
-        Command(name: "view", usage: ":view [text|hex|raw]",
-                help: "Show replies escaped (text), as a hex dump with offsets and text beside it (hex), or as they came (raw).",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ReplyView.allCases.map(\.rawValue) : [] }, run: ReplyCommands.view),
-        Command(name: "escapes", usage: ":escapes [on|off]", help: "Show or set whether \\t \\r \\n \\\\ and \\xHH in a line are sent as the bytes they name.",
-                arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.escapes),
-        Command(name: "expect", usage: ":expect TEXT | /REGEX/",
-                help: "Check that the last reply, as shown, contains TEXT or matches REGEX; a failure sets exit status 3.",
-                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.expect),
-        Command(name: "assert", usage: ":assert rtt|loss OP VALUE",
-                help: "Check the last round-trip time (rtt < 5ms) or the loss so far (loss < 10%); a failure sets exit status 3.",
-                arguments: .rest, completions: { $0 == 0 ? ["rtt", "loss"] : ($0 == 1 ? ["<", "<=", ">", ">=", "=="] : []) },
-                run: ScriptCommands.assert),
-        Command(name: "record", usage: ":record FILE", help: "Write the lines and commands so far to FILE, as a session file that -f replays.",
-                arguments: .rest, completions: { _ in [] }, run: ScriptCommands.record),
-        Command(name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
-                arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
-        Command(name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
-                arguments: .none, completions: { _ in [] }, run: { c, _ in c.quit() }),
+        Command(
+            name: "udp", usage: ":udp", help: "Send the following lines over UDP, one datagram each.",
+            arguments: .none, completions: { _ in [] }, run: { c, _ in c.use(.udp, mode: nil) }),
+        Command(
+            name: "tcp", usage: ":tcp [persistent|per-line]",
+            help: "Send over TCP: one persistent connection (the default), or a new connection per line as the textbook client does.",
+            arguments: .words(max: 1), completions: { $0 == 0 ? TCPMode.allCases.map(\.rawValue) : [] }, run: tcp),
+        Command(
+            name: "connect", usage: ":connect HOST[:PORT] | HOST PORT | [V6ADDR]:PORT",
+            help: "Send to another host, and port (the current port if omitted); the name is resolved now, once.",
+            arguments: .words(max: 2),
+            completions: { $0 == 0 ? ["localhost", "127.0.0.1", "[::1]"] : ($0 == 1 ? ["12000"] : []) }, run: connect),
+        Command(
+            name: "history", usage: ":history [N]", help: "Show the last N history entries (default 20), numbered for !N.",
+            arguments: .words(max: 1), completions: { _ in [] }, run: history),
+        Command(
+            name: "nohist", usage: ":nohist LINE", help: "Send LINE exactly as written, without recording it in the history.",
+            arguments: .rest, completions: { _ in [] }, run: nohist),
+        Command(
+            name: "stats", usage: ":stats [reset]",
+            help: "Show loss, round trips, jitter and TCP connect times per target and transport, or start them afresh.",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ["reset"] : [] }, run: LabCommands.stats),
+        Command(
+            name: "ping", usage: ":ping [COUNT] [INTERVAL] [SIZE]",
+            help: "Send COUNT (10) UDP probes of SIZE (56) bytes every INTERVAL (1s), on schedule whatever the replies; Ctrl-C stops them.",
+            arguments: .words(max: 3), completions: { [["10", "100"], ["1s", "200ms", "10ms"], ["56", "1400"]][safe: $0] ?? [] },
+            run: LabCommands.ping),
+        Command(
+            name: "trace", usage: ":trace [on|off]",
+            help: "Show each line's socket calls, local and remote address:port, bytes each way and reads (or say whether it is on).",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: LabCommands.trace),
+        Command(
+            name: "capture", usage: ":capture",
+            help: "Print a tcpdump command and a Wireshark display filter for the last line's addresses and ports.",
+            arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.capture(c) }),
+        Command(
+            name: "compare", usage: ":compare [--rounds N] [--sizes 16,256,1400,8k] [LINE]",
+            help: "Send LINE over UDP, TCP persistent and TCP per-line, interleaved for N (10) rounds; show the medians side by side.",
+            arguments: .rest, completions: { $0 == 0 ? ["--rounds", "--sizes"] : [] }, run: LabCommands.compare),
+        Command(
+            name: "clock", usage: ":clock",
+            help: "Measure this machine's timer resolution, wake-up latency and kernel send stamps: what a round trip can mean.",
+            arguments: .none, completions: { _ in [] }, run: { c, _ in LabCommands.clock(c) }),
+        Command(
+            name: "timeout", usage: ":timeout [D]", help: "Show or set how long to wait for a reply: \(DurationGrammar.examples).",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ["100ms", "500ms", "1s", "2s", "5s"] : [] }, run: timeout),
+        Command(
+            name: "set", usage: ":set [suggest on|off]",
+            help: "Show the line editor's settings, or turn suggestions from the history (shown dimmed while typing) on or off.",
+            arguments: .words(max: 2), completions: { $0 == 0 ? ["suggest"] : ($0 == 1 ? ["on", "off"] : []) }, run: set),
+        Command(
+            name: "frame", usage: ":frame [RULE]",
+            help: "Show or set where a TCP reply ends: \(FramingRule.summary).",
+            arguments: .rest, completions: { $0 == 0 ? FramingRule.examples : [] }, run: ReplyCommands.frame),
+        Command(
+            name: "crlf", usage: ":crlf [on|off]", help: "Show or set whether lines end in CR LF (the presets always send CR LF).",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.crlf),
+        Command(
+            name: "header", usage: ":header [NAME: VALUE | NAME: | -]",
+            help: "Add a header to the HTTP requests that follow (NAME: alone removes it, - removes all); alone, list them.",
+            arguments: .rest, completions: { $0 == 0 ? ["Accept:", "Connection:", "-"] : [] }, run: ReplyCommands.header),
+        Command(
+            name: "view", usage: ":view [text|hex|raw]",
+            help: "Show replies escaped (text), as a hex dump with offsets and text beside it (hex), or as they came (raw).",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ReplyView.allCases.map(\.rawValue) : [] }, run: ReplyCommands.view),
+        Command(
+            name: "escapes", usage: ":escapes [on|off]", help: "Show or set whether \\t \\r \\n \\\\ and \\xHH in a line are sent as the bytes they name.",
+            arguments: .words(max: 1), completions: { $0 == 0 ? ["on", "off"] : [] }, run: ReplyCommands.escapes),
+        Command(
+            name: "expect", usage: ":expect TEXT | /REGEX/",
+            help: "Check that the last reply, as shown, contains TEXT or matches REGEX; a failure sets exit status 3.",
+            arguments: .rest, completions: { _ in [] }, run: ScriptCommands.expect),
+        Command(
+            name: "assert", usage: ":assert rtt|loss OP VALUE",
+            help: "Check the last round-trip time (rtt < 5ms) or the loss so far (loss < 10%); a failure sets exit status 3.",
+            arguments: .rest, completions: { $0 == 0 ? ["rtt", "loss"] : ($0 == 1 ? ["<", "<=", ">", ">=", "=="] : []) },
+            run: ScriptCommands.assert),
+        Command(
+            name: "record", usage: ":record FILE", help: "Write the lines and commands so far to FILE, as a session file that -f replays.",
+            arguments: .rest, completions: { _ in [] }, run: ScriptCommands.record),
+        Command(
+            name: "help", usage: ":help [COMMAND]", help: "List the commands, or explain one.",
+            arguments: .words(max: 1), completions: { $0 == 0 ? Commands.all.map(\.name) : [] }, run: help),
+        Command(
+            name: "quit", usage: ":quit", help: "Print the statistics and leave (Ctrl-D does the same).",
+            arguments: .none, completions: { _ in [] }, run: { c, _ in c.quit() }),
     ]
 
     /// Checks the argument count against the command's shape; says what is wrong, or nil.
@@ -187,8 +211,10 @@ enum Commands {
         var rows = [["#", "time", "via", "target", "outcome", "rtt ms", "line"]]
         for i in max(0, records.count - count)..<records.count {
             let r = records[i]
-            rows.append([String(i + 1), r.localTimeText, transportName(r.transport, r.tcpMode), r.target, r.outcome.rawValue,
-                         r.rttNanoseconds.map { fixed(Double($0) / 1e6, 3) } ?? "-", r.line])
+            rows.append([
+                String(i + 1), r.localTimeText, transportName(r.transport, r.tcpMode), r.target, r.outcome.rawValue,
+                r.rttNanoseconds.map { fixed(Double($0) / 1e6, 3) } ?? "-", r.line,
+            ])
         }
         c.table(rows, rightAligned: [0, 5])
     }

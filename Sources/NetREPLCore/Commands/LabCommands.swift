@@ -11,7 +11,9 @@ enum LabCommands {
         case "":
             if c.book.isEmpty { c.info("no lines sent yet") }
             for line in c.book.lines() { c.info(line) }
-            c.info("now: \(transportName(c.configuration.transport, c.configuration.tcpMode)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))")
+            c.info(
+                "now: \(transportName(c.configuration.transport, c.configuration.tcpMode)) to \(c.targetDescription), timeout \(DurationGrammar.format(c.configuration.timeout))"
+            )
         case "reset":
             c.resetStatistics()
             c.meta("statistics reset")
@@ -77,10 +79,13 @@ extension LabCommands {
         switch ComparePlan.parse(arguments) {
         case .success(let p): plan = p
         case .failure(.rounds(let text)): return c.fail("invalid --rounds \"\(text)\"; give a number from 1 to \(ComparePlan.maximumRounds)")
-        case .failure(.sizes(let text)): return c.fail("invalid --sizes \"\(text)\"; give sizes in bytes separated by commas, like 16,256,1400,8k (at most 1024k)")
+        case .failure(.sizes(let text)):
+            return c.fail("invalid --sizes \"\(text)\"; give sizes in bytes separated by commas, like 16,256,1400,8k (at most 1024k)")
         case .failure(.option(let text)): return c.fail("unknown :compare option \(text); use --rounds N or --sizes LIST, then the line")
         }
-        c.meta("compare: \(plan.rounds) rounds to \(c.configuration.target), interleaved; medians (each path's own socket, timeout \(DurationGrammar.format(c.configuration.timeout)))")
+        c.meta(
+            "compare: \(plan.rounds) rounds to \(c.configuration.target), interleaved; medians (each path's own socket, timeout \(DurationGrammar.format(c.configuration.timeout)))"
+        )
         let result = c.compare(plan)
         var rows = [["size"] + ComparedPath.allCases.map(\.rawValue) + ["tcp connect"]]
         var unanswered: [String] = []
@@ -115,14 +120,17 @@ public func clockReport(_ check: ClockCheck) -> [String] {
     // Clock figures are often below a microsecond: whole nanoseconds there, milliseconds above.
     func ms(_ d: Duration) -> String { d < .microseconds(10) ? "\(d.wholeNanoseconds) ns" : formatMilliseconds(d) }
     var lines = [
-        "clock: CLOCK_MONOTONIC resolution \(ms(check.resolution)), smallest step seen \(ms(check.smallestStep)), one reading costs \(ms(check.readCost))",
+        "clock: CLOCK_MONOTONIC resolution \(ms(check.resolution)), smallest step seen \(ms(check.smallestStep)), one reading costs \(ms(check.readCost))"
     ]
     if let first = late.first, let last = late.last {
-        lines.append("wake-up: a \(DurationGrammar.format(check.wait)) wait woke late by min \(ms(first)), median \(ms(late[(late.count - 1) / 2])), max \(ms(last)) (\(late.count) tries)")
+        lines.append(
+            "wake-up: a \(DurationGrammar.format(check.wait)) wait woke late by min \(ms(first)), median \(ms(late[(late.count - 1) / 2])), max \(ms(last)) (\(late.count) tries)"
+        )
     }
-    lines.append(check.kernelSendStamps
-        ? "send stamps: the kernel stamps sends (SO_TIMESTAMPING), so a round trip is timed by the kernel at both ends and netrepl's own wake-ups do not lengthen it"
-        : "send stamps: the kernel gave none, so a round trip starts at netrepl's reading of the clock and may include up to about the wake-up lateness")
+    lines.append(
+        check.kernelSendStamps
+            ? "send stamps: the kernel stamps sends (SO_TIMESTAMPING), so a round trip is timed by the kernel at both ends and netrepl's own wake-ups do not lengthen it"
+            : "send stamps: the kernel gave none, so a round trip starts at netrepl's reading of the clock and may include up to about the wake-up lateness")
     return lines
 }
 

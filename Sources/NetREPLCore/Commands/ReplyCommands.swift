@@ -32,7 +32,9 @@ enum ReplyCommands {
         case .show: c.info("crlf: \(c.configuration.replies.crlf || c.configuration.replies.rule.isPreset ? "on" : "off")")
         case .set(let on):
             c.changeReplies { $0.crlf = on }
-            c.meta("crlf: \(on ? "on" : "off")" + (!on && c.configuration.replies.rule.isPreset ? " (the \(c.configuration.replies.rule) preset still sends CR LF)" : ""))
+            c.meta(
+                "crlf: \(on ? "on" : "off")"
+                    + (!on && c.configuration.replies.rule.isPreset ? " (the \(c.configuration.replies.rule) preset still sends CR LF)" : ""))
         case .bad(let word): c.fail("usage: :crlf on|off, not \"\(word)\"")
         }
     }

@@ -100,7 +100,9 @@ enum ScriptCommands {
             let figures = c.statistics[kind]
             guard figures.sent > 0 else { return c.checkFailed("\(assertion.text): no line has been sent over \(kind.rawValue) yet") }
             if !assertion.holds(for: figures.lossPercent) {
-                c.checkFailed("\(assertion.text) does not hold: \(kind.rawValue) loss is \(significant(figures.lossPercent))% (\(figures.sent) sent, \(figures.received) received)")
+                c.checkFailed(
+                    "\(assertion.text) does not hold: \(kind.rawValue) loss is \(significant(figures.lossPercent))% (\(figures.sent) sent, \(figures.received) received)"
+                )
             }
         }
     }

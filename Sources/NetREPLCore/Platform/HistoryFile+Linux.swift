@@ -64,8 +64,9 @@ enum HistoryFile {
             while filled < count {
                 let n = try call {
                     try chunk.withUnsafeMutableBytes { buffer in
-                        try fd.read(fromAbsoluteOffset: offset + Int64(filled),
-                                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                        try fd.read(
+                            fromAbsoluteOffset: offset + Int64(filled),
+                            into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
                     }
                 }
                 if n == 0 { break }  // the file shrank under us: what is there is what counts
@@ -155,9 +156,10 @@ enum HistoryFile {
         for _ in 0..<8 {
             let candidate = folder.appending(temporaryName())
             do {
-                let fd = try FileDescriptor.open(candidate, .writeOnly,
-                                                 options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
-                                                 permissions: [.ownerReadWrite])
+                let fd = try FileDescriptor.open(
+                    candidate, .writeOnly,
+                    options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                    permissions: [.ownerReadWrite])
                 created = (fd, candidate)
                 break
             } catch Errno.fileExists {

@@ -30,9 +30,10 @@ extension CPUBudget {
         }
         if let v2 = paths.v2 {
             for dir in ancestors(of: v2) {
-                consider(readSmallFile("/sys/fs/cgroup" + dir + "/cpu.max").flatMap { text in
-                    text.split(separator: "\n").first.flatMap(parseCPUMax)
-                })
+                consider(
+                    readSmallFile("/sys/fs/cgroup" + dir + "/cpu.max").flatMap { text in
+                        text.split(separator: "\n").first.flatMap(parseCPUMax)
+                    })
             }
         }
         if let v1 = paths.v1cpu {

@@ -31,9 +31,10 @@ public struct SystemdNotifier: Sendable {
         let bytes = Array(message.utf8)
         let sent: Int
         do throws(Errno) {
-            let socket = FileDescriptor(rawValue: try retryingInterrupts {
-                Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            })
+            let socket = FileDescriptor(
+                rawValue: try retryingInterrupts {
+                    Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                })
             defer { try? socket.close() }
             sent = try retryingInterrupts {
                 bytes.withUnsafeBytes { payload in

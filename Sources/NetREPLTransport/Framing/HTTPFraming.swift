@@ -113,7 +113,8 @@ public struct HTTPFraming: ReplyFramer {
         }
         let statusLine = bytes[start..<statusEnd]
         guard Scan.starts(statusLine, with: "HTTP/"), statusLine.count >= 12, statusLine[start + 8] == 32,
-              let status = Scan.decimal(statusLine[(start + 9)..<(start + 12)]), status >= 100 else {
+            let status = Scan.decimal(statusLine[(start + 9)..<(start + 12)]), status >= 100
+        else {
             return .malformed(.badHeader(offset: start - base))
         }
         var lengths: Set<Int> = []

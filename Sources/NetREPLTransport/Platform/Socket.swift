@@ -166,8 +166,10 @@ final class Socket {
     }
 
     /// One recvmsg(2) into `buffer` with room for control messages, which `inspect` reads when it succeeds.
-    private static func receiveMessage(_ fd: Int32, into buffer: inout [UInt8], control: inout [UInt64], flags: Int32,
-                                       inspect: (msghdr) -> Void) -> Int {
+    private static func receiveMessage(
+        _ fd: Int32, into buffer: inout [UInt8], control: inout [UInt64], flags: Int32,
+        inspect: (msghdr) -> Void
+    ) -> Int {
         buffer.withUnsafeMutableBytes { data in
             control.withUnsafeMutableBytes { controlBytes in
                 var iov = iovec(iov_base: data.baseAddress, iov_len: data.count)
@@ -203,8 +205,9 @@ final class Socket {
             let header = base.load(fromByteOffset: offset, as: cmsghdr.self)
             guard header.cmsg_len >= MemoryLayout<cmsghdr>.size, offset + Int(header.cmsg_len) <= end else { return }
             let dataOffset = offset + MemoryLayout<cmsghdr>.size
-            body(header.cmsg_level, header.cmsg_type,
-                 UnsafeRawBufferPointer(start: base + dataOffset, count: Int(header.cmsg_len) - MemoryLayout<cmsghdr>.size))
+            body(
+                header.cmsg_level, header.cmsg_type,
+                UnsafeRawBufferPointer(start: base + dataOffset, count: Int(header.cmsg_len) - MemoryLayout<cmsghdr>.size))
             // CMSG_NXTHDR: lengths are aligned to the size of a word.
             offset += (Int(header.cmsg_len) + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
         }
@@ -282,14 +285,17 @@ final class Socket {
         for _ in 0..<64 {
             var key: UInt32?
             var stamp: Int64?
-            let n = Self.receiveMessage(rawDescriptor, into: &payload, control: &control,
-                                        flags: Self.errorQueueFlag | Int32(MSG_DONTWAIT)) { message in
+            let n = Self.receiveMessage(
+                rawDescriptor, into: &payload, control: &control,
+                flags: Self.errorQueueFlag | Int32(MSG_DONTWAIT)
+            ) { message in
                 Self.forEachControlMessage(in: message) { level, type, data in
                     if level == SOL_SOCKET && type == Self.timestampingOption, let ts = data.load(timespec.self) {
                         stamp = ts.nanoseconds  // ts[0] of struct scm_timestamping: the software stamp
                     } else if (level, type) == Self.recvErrIPv4 || (level, type) == Self.recvErrIPv6, data.count >= 16,
-                              // struct sock_extended_err: ee_origin at 4, ee_info at 8, ee_data at 12.
-                              data[4] == Self.originTimestamping, data.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == 0 /* SCM_TSTAMP_SND */ {
+                        // struct sock_extended_err: ee_origin at 4, ee_info at 8, ee_data at 12.
+                        data[4] == Self.originTimestamping, data.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == 0 /* SCM_TSTAMP_SND */
+                    {
                         key = data.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
                     }
                 }
