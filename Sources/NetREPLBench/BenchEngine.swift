@@ -3,9 +3,7 @@
 // flight; in open loop a client's requests follow a fixed schedule and latency runs from the
 // scheduled (intended) send time, as wrk2 measures, so a slow reply cannot hide the queue it made.
 
-#if canImport(Glibc)
 import Glibc
-#endif
 import CLinuxEvents
 import Histogram
 import Synchronization

@@ -1,8 +1,6 @@
 // What one `netrepl bench` run does: the target, the transport, the load's shape and its bounds.
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 public enum BenchTransport: String, Sendable {
     case udp, tcp

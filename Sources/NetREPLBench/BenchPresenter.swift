@@ -1,9 +1,7 @@
 // The words and JSON of `netrepl bench`: the progress line, the summary, the setup errors.
 // The engine hands over numbers only; everything a person reads is written here.
 
-#if canImport(Glibc)
 import Glibc
-#endif
 import Histogram
 
 public enum BenchPresenter {
