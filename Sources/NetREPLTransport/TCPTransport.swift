@@ -99,6 +99,7 @@ public final class TCPTransport: Transport {
         self.lineFraming = framing
         self.attendant = Attendant(keepAtMost: keepForLateReplies)
         self.interruption = interruption
+        Socket.holdReceiveStampingOn()
     }
 
     public var kind: TransportKind { .tcp }

@@ -43,6 +43,7 @@ public final class UDPTransport: Transport {
         self.framing = framing
         self.attendant = Attendant(keepAtMost: keepForLateReplies)
         self.interruption = interruption
+        Socket.holdReceiveStampingOn()
     }
 
     public var kind: TransportKind { .udp }

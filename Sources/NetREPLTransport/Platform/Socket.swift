@@ -38,6 +38,7 @@ final class Socket {
         descriptor = FileDescriptor(rawValue: raw)
         self.kind = kind
         trace.append(.socket(family: family, stream: kind == .stream))
+        Self.holdReceiveStampingOn()
         setOption(SOL_SOCKET, SO_TIMESTAMPNS, 1)
         if kind == .stream { setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
         // A stream refuses OPT_ID until it is connected (EINVAL in CLOSE): it asks at its first send.
@@ -47,6 +48,21 @@ final class Socket {
     let kind: Kind
 
     deinit { close() }
+
+    /// The kernel stamps arriving packets only while some socket on the machine asks for stamps,
+    /// and it turns that on and off through deferred work (net_enable_timestamp): a TCP segment
+    /// that arrives before the work has run carries no stamp, and TCP, unlike UDP, does not stamp
+    /// it at recvmsg instead. A socket of netrepl's own, opened once and never closed, keeps the
+    /// stamping on for the life of the process, so that it does not go off between one line's
+    /// socket and the next. Transports call this when they are made, before their first line.
+    static func holdReceiveStampingOn() { _ = receiveStampingHolder }
+
+    private static let receiveStampingHolder: Int32 = {
+        let raw = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var on: Int32 = 1
+        if raw >= 0 { _ = setsockopt(raw, SOL_SOCKET, SO_TIMESTAMPNS, &on, socklen_t(MemoryLayout<Int32>.size)) }
+        return raw
+    }()
 
     var rawDescriptor: Int32 { descriptor?.rawValue ?? -1 }
 
