@@ -23,12 +23,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // GNU readline, wrapped; only LineEditing imports it.
-        .systemLibrary(
-            name: "CReadline",
-            pkgConfig: "readline",
-            providers: [.apt(["libreadline-dev"])]
-        ),
+        // GNU readline (Debian: libreadline-dev), wrapped; only LineEditing imports it. Its headers
+        // and library are on the default paths, and the module map links it: no pkg-config, whose
+        // flags for readline SwiftPM refuses with a warning on every build.
+        .systemLibrary(name: "CReadline"),
         .target(
             name: "LineEditing",
             dependencies: [
