@@ -417,7 +417,10 @@ final class Worker: @unchecked Sendable {
             if client.outstanding && count == plan.size && memcmp(bytes.baseAddress!, client.expected, count) == 0 {
                 settle(client, at: now, as: .ok)
                 if interval == nil && now < end { send(client, at: now) }
-                continue
+                // Its answer cannot be here yet, and anything else still queued keeps the socket
+                // ready (epoll is level-triggered): a recv that finds nothing would be a third
+                // system call per request.
+                return
             }
             if let header = RequestLayout.header(of: bytes), header.client == client.id % 100_000,
                 header.sequence < client.sequence || (header.sequence == client.sequence && !client.outstanding)
@@ -428,6 +431,7 @@ final class Worker: @unchecked Sendable {
             if client.outstanding {
                 settle(client, at: now, as: .wrong)
                 if interval == nil && now < end { send(client, at: now) }
+                return
             } else if now >= measureFrom {
                 counts.stray += 1
             }
