@@ -42,6 +42,12 @@ final class Presenter {
         metaStream.line(text, tone: .dim)
     }
 
+    /// Ends the line where the terminal echoed a signal's key (`^C`) itself, in its normal mode
+    /// (after Ctrl-D, when readline has given it back), so that what follows starts a line.
+    func endEchoedKey() {
+        if style.stderrIsTerminal { err.sink.write([UInt8(ascii: "\n")]) }
+    }
+
     /// A one-line error: always shown, on stderr.
     func error(_ text: String) {
         err.line("netrepl: " + text, tone: .red)

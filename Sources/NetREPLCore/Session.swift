@@ -263,6 +263,7 @@ public final class Session: CommandContext {
         )
         while waiting > 0 && endedBy == nil && !presenter.outputClosed {
             if let signal = interruptions.take() {
+                if signal == SIGINT && style.interactive { presenter.endEchoedKey() }
                 for transport in transports { transport.cancelWaiting(signal: signal) }
                 takeNotices()
                 if signal != SIGINT { endedBy = signal }

@@ -229,6 +229,28 @@ private func peakResidentKiB(_ pid: pid_t) -> Int? {
         #expect(try client.waitForExit() == 1)
     }
 
+    /// After Ctrl-D the terminal is back in its normal mode and echoes `^C` itself: what follows
+    /// starts on a line of its own.
+    @Test func ctrlCWhileWaitingAfterCtrlDStartsAFreshLine() throws {
+        let peer = UDPPeer(respond: { _ in [] })
+        defer { peer.stop() }
+        let scratch = try InteractiveScratch()
+        let prompt = "udp 127.0.0.1:\(peer.port)> "
+        let client = try scratch.client(["--timeout", "60s", "127.0.0.1", String(peer.port)], prompt: prompt)
+        client.send("hang" + Key.enter)
+        try client.expect("hang")
+        try client.expect(prompt)
+        client.send(Key.ctrlD)
+        try client.expect("Ctrl-C stops waiting")
+        usleep(200_000)
+        client.send(Key.ctrlC)
+        try client.expect("1 sent, 0 received, +1 cancelled")
+        #expect(try client.waitForExit() == 1)
+        let raw = String(decoding: client.rawOutput, as: UTF8.self)
+        #expect(raw.contains("cancelled \"hang\""))
+        #expect(!raw.contains("^Cnetrepl"))
+    }
+
     /// Stopped (as Ctrl-Z and a shell would) before its reply came and continued after its
     /// deadline: the kernel received the reply in time, so it is shown, not reported lost.
     @Test func aStopMidWaitDoesNotLoseAReplyThatCameInTime() throws {
