@@ -122,8 +122,10 @@ public final class UppercaseServer: Service, Sendable {
     public func run() async throws {
         guard !started.exchange(true, ordering: .relaxed) else { throw ListenError(.alreadyRunning) }
         // The event loops live exactly as long as run(): nothing outlives it, nothing leaks when
-        // the server is made and never run. They shut down only once serve() has returned: every
-        // channel is closed by then, and everything serve() made for them is released.
+        // the server is made and never run. They shut down only once serve() has returned, with
+        // every channel closed and everything made for them released: anything that still touched
+        // a loop after its shutdown (a connection the shutdown closed, a deinit completing a
+        // promise) made NIO print "Cannot schedule tasks on an EventLoop that has already shut down".
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
             try await serve(on: group)
@@ -183,7 +185,7 @@ public final class UppercaseServer: Service, Sendable {
         }
         if !connections.isEmpty {
             // Still open: their reply was not all written, or the client has not closed after our
-            // end-of-stream. Count them as cut.
+            // end-of-stream. Count them as cut, and close them now, while the loops run.
             let open = statistics.activeConnections.load(ordering: .relaxed)
             statistics.connectionsCut.add(open, ordering: .relaxed)
             logger.notice("grace period over: cutting the remaining connections", metadata: ["cut": "\(open)"])
