@@ -5,10 +5,10 @@
 // loop: every connection closing on another loop hops to that loop, and its deinit completes a
 // promise there, so a connection cut by the loops' shutdown, or the helper released after it, made
 // NIO print "Cannot schedule tasks on an EventLoop that has already shut down" at every stop.
-// Here the state is behind a lock and nothing is scheduled on a loop from outside it.
+// Here the state is behind a lock (one ThreadSanitizer sees) and nothing is scheduled on a loop from outside it.
 
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 final class OpenConnections: Sendable {
     private struct State {
@@ -18,13 +18,13 @@ final class OpenConnections: Sendable {
         var whenAllClosed: (@Sendable () -> Void)?
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Follows an accepted connection until it closes. Called by the child channel initializer,
     /// so on the connection's own loop; one accepted after `quiesce` is asked to finish as soon as
     /// its handlers are in place.
     func admit(_ channel: any Channel) {
-        let quiescing = state.withLock { state in
+        let quiescing = state.withLockedValue { state in
             state.open[ObjectIdentifier(channel)] = channel
             return state.quiescing
         }
@@ -35,7 +35,7 @@ final class OpenConnections: Sendable {
     }
 
     private func closed(_ channel: any Channel) {
-        let last = state.withLock { state -> (@Sendable () -> Void)? in
+        let last = state.withLockedValue { state -> (@Sendable () -> Void)? in
             state.open[ObjectIdentifier(channel)] = nil
             guard state.open.isEmpty else { return nil }
             defer { state.whenAllClosed = nil }
@@ -48,7 +48,7 @@ final class OpenConnections: Sendable {
     /// `whenAllClosed` once none is open, at once when none is. Call it once the listening
     /// channel is closed, and while the event loops run.
     func quiesce(whenAllClosed: @escaping @Sendable () -> Void) {
-        let (open, allClosed) = state.withLock { state -> ([any Channel], Bool) in
+        let (open, allClosed) = state.withLockedValue { state -> ([any Channel], Bool) in
             state.quiescing = true
             if state.open.isEmpty { return ([], true) }
             state.whenAllClosed = whenAllClosed
@@ -61,12 +61,12 @@ final class OpenConnections: Sendable {
     }
 
     /// Whether any connection is still open.
-    var isEmpty: Bool { state.withLock { $0.open.isEmpty } }
+    var isEmpty: Bool { state.withLockedValue { $0.open.isEmpty } }
 
     /// Closes the connections still open and returns once they are closed, so that the event
     /// loops' shutdown finds nothing left to close.
     func closeAll() async {
-        let open = state.withLock { Array($0.open.values) }
+        let open = state.withLockedValue { Array($0.open.values) }
         for channel in open {
             channel.close(promise: nil)
         }

@@ -3,6 +3,7 @@
 
 import Logging
 import NetREPLProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -353,27 +354,27 @@ public final class UppercaseServer: Service, Sendable {
 
 /// A continuation resumed by the first of several callers; the later ones do nothing.
 private final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+    private let continuation: NIOLockedValueBox<CheckedContinuation<Void, Never>?>
 
     init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = Mutex(continuation)
+        self.continuation = NIOLockedValueBox(continuation)
     }
 
     func resume() {
-        continuation.withLock { $0.take() }?.resume()
+        continuation.withLockedValue { $0.take() }?.resume()
     }
 }
 
 /// At most one event per interval; counts the ones it turned away in between.
 final class RateLimit: Sendable {
     private let interval: Duration
-    private let state = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
+    private let state = NIOLockedValueBox<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
 
     init(interval: Duration) { self.interval = interval }
 
     /// Nil when the event should be suppressed; otherwise how many were suppressed before it.
     func permit(now: ContinuousClock.Instant = .now) -> Int? {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let last = state.last, now - last < interval {
                 state.suppressed += 1
                 return nil
