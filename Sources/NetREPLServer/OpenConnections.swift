@@ -5,7 +5,8 @@
 // loop: every connection closing on another loop hops to that loop, and its deinit completes a
 // promise there, so a connection cut by the loops' shutdown, or the helper released after it, made
 // NIO print "Cannot schedule tasks on an EventLoop that has already shut down" at every stop.
-// Here the state is behind a lock (one ThreadSanitizer sees) and nothing is scheduled on a loop from outside it.
+// Here the state is behind a lock (one ThreadSanitizer sees), and nothing is scheduled on a loop
+// from outside it.
 
 import NIOConcurrencyHelpers
 import NIOCore
