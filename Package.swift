@@ -75,6 +75,9 @@ let package = Package(
                 "UTF8Decoding", "NetREPLProtocol", "SystemCalls", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // NIOLockedValueBox: a pthread mutex, which ThreadSanitizer sees (it does not see
+                // the futex inside Synchronization's Mutex, and reports races under it).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

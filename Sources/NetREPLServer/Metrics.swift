@@ -1,13 +1,13 @@
 // Prometheus text metrics over HTTP (`--metrics-port`), read from the server's counters at each scrape.
 
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NetREPLProtocol
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// One exported series and the field of `ServerStatistics.Snapshot` it reads. A new counter in the
 /// snapshot is exported by adding one line to `ServerMetrics.exported`.
@@ -51,7 +51,7 @@ public final class ServerMetrics: Sendable {
     /// with `PrometheusMetricsFactory(registry:)`: it is emitted with the server's own series.
     public let registry = PrometheusCollectorRegistry()
     /// The collectors; the lock makes reset-then-set and emit one step per scrape.
-    private let state: Mutex<(counters: [Counter?], gauges: [Gauge?])>
+    private let state: NIOLockedValueBox<(counters: [Counter?], gauges: [Gauge?])>
 
     public init(statistics: ServerStatistics, version: String) {
         self.statistics = statistics
@@ -70,7 +70,7 @@ public final class ServerMetrics: Sendable {
             }
         }
         registry.makeGauge(descriptor: Self.descriptor("build_info", "The running release; always 1."), labels: [("version", version)]).set(to: 1.0)
-        state = Mutex((counters, gauges))
+        state = NIOLockedValueBox((counters, gauges))
     }
 
     private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
@@ -81,7 +81,7 @@ public final class ServerMetrics: Sendable {
     /// The exposition text (format 0.0.4) for the counters as they are now.
     public func scrape() -> [UInt8] {
         let snapshot = statistics.snapshot
-        return state.withLock { state in
+        return state.withLockedValue { state in
             for (index, series) in Self.exported.enumerated() {
                 let value = series.read(snapshot)
                 // The server's own counters are the truth: a Prometheus counter only goes up, so
@@ -101,7 +101,7 @@ public final class ServerMetrics: Sendable {
 public final class MetricsEndpoint: Service, Sendable {
     private let metrics: ServerMetrics
     private let logger: Logger
-    private let channel: Mutex<Channel?> = Mutex(nil)
+    private let channel = NIOLockedValueBox<Channel?>(nil)
 
     public init(metrics: ServerMetrics, logger: Logger) {
         self.metrics = metrics
@@ -126,7 +126,7 @@ public final class MetricsEndpoint: Service, Sendable {
         } catch {
             throw ListenError.binding(.metrics, host, port, error)
         }
-        channel.withLock { $0 = bound }
+        channel.withLockedValue { $0 = bound }
         let actual = bound.localAddress?.port ?? port
         logger.info("serving metrics", metadata: ["address": "\(formatHostPort(host, actual))"])
         return actual
@@ -134,7 +134,7 @@ public final class MetricsEndpoint: Service, Sendable {
 
     public func run() async throws {
         try? await gracefulShutdown()
-        let bound = channel.withLock { channel -> Channel? in
+        let bound = channel.withLockedValue { channel -> Channel? in
             defer { channel = nil }
             return channel
         }

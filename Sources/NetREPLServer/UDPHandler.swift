@@ -4,7 +4,7 @@
 import Logging
 import NIOCore
 import NetREPLProtocol
-import Synchronization
+import NIOConcurrencyHelpers
 
 final class UDPUppercaseHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -156,16 +156,16 @@ final class UDPUppercaseHandler: ChannelInboundHandler {
 
 /// Replies the impairment scheduled for later; a graceful shutdown waits for them.
 final class DelayedReplies: Sendable {
-    private let state = Mutex<(count: Int, waiters: [@Sendable () -> Void])>((0, []))
+    private let state = NIOLockedValueBox<(count: Int, waiters: [@Sendable () -> Void])>((0, []))
 
     /// A reply was scheduled for later.
     func add() {
-        state.withLock { $0.count += 1 }
+        state.withLockedValue { $0.count += 1 }
     }
 
     /// A scheduled reply was sent.
     func sent() {
-        let waiters = state.withLock { state -> [@Sendable () -> Void] in
+        let waiters = state.withLockedValue { state -> [@Sendable () -> Void] in
             state.count -= 1
             guard state.count == 0 else { return [] }
             defer { state.waiters = [] }
@@ -177,7 +177,7 @@ final class DelayedReplies: Sendable {
     /// Calls `body` once no reply is waiting to be sent: at once when none is. Not called when the
     /// event loops stop with replies still scheduled.
     func whenSettled(_ body: @escaping @Sendable () -> Void) {
-        let idle = state.withLock { state -> Bool in
+        let idle = state.withLockedValue { state -> Bool in
             if state.count == 0 { return true }
             state.waiters.append(body)
             return false

@@ -3,8 +3,8 @@
 
 import Logging
 import NetREPLProtocol
+import NIOConcurrencyHelpers
 import NIOCore
-import NIOExtras
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -99,11 +99,9 @@ public final class UppercaseServer: Service, Sendable {
     private let delayedReplies = DelayedReplies()
     private let started = Atomic<Bool>(false)
 
-    private struct Listening: @unchecked Sendable {
-        // Channels are Sendable; the quiescing helper is too. The struct is only moved between threads.
+    private struct Listening: Sendable {
         let tcp: Channel
         let udp: [Channel]
-        let quiesce: ServerQuiescingHelper
         let address: BoundAddress
     }
 
@@ -125,35 +123,35 @@ public final class UppercaseServer: Service, Sendable {
     public func run() async throws {
         guard !started.exchange(true, ordering: .relaxed) else { throw ListenError(.alreadyRunning) }
         // The event loops live exactly as long as run(): nothing outlives it, nothing leaks when
-        // the server is made and never run.
+        // the server is made and never run. They shut down only once serve() has returned, with
+        // every channel closed and everything made for them released: anything that still touched
+        // a loop after its shutdown (a connection the shutdown closed, a deinit completing a
+        // promise) made NIO print "Cannot schedule tasks on an EventLoop that has already shut down".
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        let listening: Listening
         do {
-            listening = try await listen(group: group).get()
+            try await serve(on: group)
         } catch {
-            // A failed bind reports its failure before the closing of its channel has queued the
-            // last task on the channel's loop; shut down now, and NIO logs an ERROR line for that
-            // task. A task queued on every loop runs only after those.
-            for loop in group.makeIterator() {
-                try? await loop.submit {}.get()
-            }
             try? await group.shutdownGracefully()
             throw error
         }
+        try? await group.shutdownGracefully()
+    }
+
+    /// Everything of run() that needs the event loops: returns (or throws) with every channel closed.
+    private func serve(on group: MultiThreadedEventLoopGroup) async throws {
+        let connections = OpenConnections()
+        let listening = try await listen(group: group, connections: connections).get()
         announce(listening)
         do {
             try await onServerRunning?(listening.address)
         } catch {
-            await drain(listening)
-            try? await group.shutdownGracefully()
+            await drain(listening, connections: connections)
             throw error
         }
         // Returns at the graceful shutdown; throws on cancellation, which ends the serving too.
         try? await gracefulShutdown()
         logger.info("shutting down", metadata: ["grace_period_ms": "\(configuration.gracePeriod.nanoseconds / 1_000_000)"])
-        await drain(listening)
-        // Everything tied to the event loops (channels, the quiescing helper) is released by now.
-        try? await group.shutdownGracefully()
+        await drain(listening, connections: connections)
     }
 
     private func announce(_ listening: Listening) {
@@ -170,32 +168,29 @@ public final class UppercaseServer: Service, Sendable {
 
     /// Closes the listening socket and asks each connection to finish its reply and close; waits
     /// for that and for the replies delayed by the impairment, or for the grace deadline, whichever
-    /// comes first. Connections still open then are counted as cut (the loops' shutdown closes them).
-    private func drain(_ listening: Listening) async {
-        let loop = listening.tcp.eventLoop
-        let quiesced = loop.makePromise(of: Void.self)
-        let tcpDrained = Atomic<Bool>(false)
-        quiesced.futureResult.whenComplete { _ in tcpDrained.store(true, ordering: .relaxed) }
-        listening.quiesce.initiateShutdown(promise: quiesced)
+    /// comes first. Connections still open then are counted as cut and closed; so are the UDP sockets.
+    private func drain(_ listening: Listening, connections: OpenConnections) async {
+        try? await listening.tcp.close()
         let delayedReplies = self.delayedReplies
         let gracePeriod = configuration.gracePeriod
         // The first of two events resumes: all drained, or the grace deadline.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let once = ResumeOnce(continuation)
-            let deadline = loop.scheduleTask(in: gracePeriod) { once.resume() }
-            quiesced.futureResult.whenComplete { _ in
+            let deadline = listening.tcp.eventLoop.scheduleTask(in: gracePeriod) { once.resume() }
+            connections.quiesce {
                 delayedReplies.whenSettled {
                     deadline.cancel()
                     once.resume()
                 }
             }
         }
-        if !tcpDrained.load(ordering: .relaxed) {
+        if !connections.isEmpty {
             // Still open: their reply was not all written, or the client has not closed after our
-            // end-of-stream. The event loops' shutdown closes them; count them as cut.
+            // end-of-stream. Count them as cut, and close them now, while the loops run.
             let open = statistics.activeConnections.load(ordering: .relaxed)
             statistics.connectionsCut.add(open, ordering: .relaxed)
             logger.notice("grace period over: cutting the remaining connections", metadata: ["cut": "\(open)"])
+            await connections.closeAll()
         }
         for channel in listening.udp {
             try? await channel.close()
@@ -204,34 +199,33 @@ public final class UppercaseServer: Service, Sendable {
 
     // MARK: - Binding
 
-    private func listen(group: EventLoopGroup) -> EventLoopFuture<Listening> {
+    private func listen(group: EventLoopGroup, connections: OpenConnections) -> EventLoopFuture<Listening> {
         if let host = configuration.host {
-            return listen(group: group, host: host, attemptsLeft: 32)
+            return listen(group: group, connections: connections, host: host, attemptsLeft: 32)
         }
         // All interfaces: dual stack where the machine has IPv6, else IPv4 only.
-        return listen(group: group, host: "::", attemptsLeft: 32).flatMapError { error in
+        return listen(group: group, connections: connections, host: "::", attemptsLeft: 32).flatMapError { error in
             if let e = error as? ListenError, e.listener == .tcp, e.code == .familyNotSupported || e.code == .addressNotAvailable {
                 self.logger.info("IPv6 unavailable: listening on IPv4 only")
-                return self.listen(group: group, host: "0.0.0.0", attemptsLeft: 32)
+                return self.listen(group: group, connections: connections, host: "0.0.0.0", attemptsLeft: 32)
             }
             return group.next().makeFailedFuture(error)
         }
     }
 
-    private func listen(group: EventLoopGroup, host: String, attemptsLeft: Int) -> EventLoopFuture<Listening> {
+    private func listen(group: EventLoopGroup, connections: OpenConnections, host: String, attemptsLeft: Int) -> EventLoopFuture<Listening> {
         let requestedPort = configuration.port
-        let quiesce = ServerQuiescingHelper(group: group)
-        return tcpBootstrap(group: group, quiesce: quiesce).bind(host: host, port: requestedPort)
+        return tcpBootstrap(group: group, connections: connections).bind(host: host, port: requestedPort)
             .flatMapErrorThrowing { error in throw ListenError.binding(.tcp, host, requestedPort, error) }
             .flatMap { tcp in
                 let port = tcp.localAddress?.port ?? requestedPort
                 return self.bindUDP(group: group, host: host, port: port)
-                    .map { udp in Listening(tcp: tcp, udp: udp, quiesce: quiesce, address: BoundAddress(host: host, port: port)) }
+                    .map { udp in Listening(tcp: tcp, udp: udp, address: BoundAddress(host: host, port: port)) }
                     .flatMapError { error in
                         tcp.close().flatMap {
                             // Port 0: the kernel's free TCP port may be taken for UDP; try another.
                             if requestedPort == 0, attemptsLeft > 0, (error as? ListenError)?.code == .addressInUse {
-                                return self.listen(group: group, host: host, attemptsLeft: attemptsLeft - 1)
+                                return self.listen(group: group, connections: connections, host: host, attemptsLeft: attemptsLeft - 1)
                             }
                             return group.next().makeFailedFuture(error)
                         }
@@ -249,16 +243,26 @@ public final class UppercaseServer: Service, Sendable {
             .flatMapErrorThrowing { error in throw ListenError.binding(.udp, host, port, error) }
             .flatMap { first in
                 let rest = (1..<sockets).map { _ in self.udpBootstrap(group: group, reusePort: true).bind(host: host, port: port) }
-                return EventLoopFuture.whenAllSucceed(rest, on: first.eventLoop)
-                    .map { [first] + $0 }
-                    .flatMapErrorThrowing { error in
-                        first.close(promise: nil)
-                        throw ListenError.binding(.udp, host, port, error)
+                // All of them settled, so that none bound is left open when one failed.
+                return EventLoopFuture.whenAllComplete(rest, on: first.eventLoop).flatMap { results in
+                    var bound = [first]
+                    var failure: Error?
+                    for result in results {
+                        switch result {
+                        case .success(let channel): bound.append(channel)
+                        case .failure(let error): failure = failure ?? error
+                        }
                     }
+                    guard let failure else {
+                        return first.eventLoop.makeSucceededFuture(bound)
+                    }
+                    return EventLoopFuture.andAllComplete(bound.map { $0.close() }, on: first.eventLoop)
+                        .flatMapThrowing { throw ListenError.binding(.udp, host, port, failure) }
+                }
             }
     }
 
-    private func tcpBootstrap(group: EventLoopGroup, quiesce: ServerQuiescingHelper) -> ServerBootstrap {
+    private func tcpBootstrap(group: EventLoopGroup, connections: OpenConnections) -> ServerBootstrap {
         let statistics = self.statistics
         let logger = self.logger
         let configuration = self.configuration
@@ -266,11 +270,6 @@ public final class UppercaseServer: Service, Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
-                }
-            }
             // At IPPROTO_TCP: as a socket-level option the same number is SO_DEBUG, which needs
             // CAP_NET_ADMIN, so every accepted connection failed and closed when not run as root.
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -286,6 +285,7 @@ public final class UppercaseServer: Service, Sendable {
             // NIO's default of 2 KiB a connection was most of the server's memory at 10,000.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 16384))
             .childChannelInitializer { channel in
+                connections.admit(channel)
                 statistics.tcpConnections.add(1, ordering: .relaxed)
                 let active = statistics.activeConnections.add(1, ordering: .relaxed).newValue
                 if active > configuration.maxConnections {
@@ -354,27 +354,27 @@ public final class UppercaseServer: Service, Sendable {
 
 /// A continuation resumed by the first of several callers; the later ones do nothing.
 private final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+    private let continuation: NIOLockedValueBox<CheckedContinuation<Void, Never>?>
 
     init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = Mutex(continuation)
+        self.continuation = NIOLockedValueBox(continuation)
     }
 
     func resume() {
-        continuation.withLock { $0.take() }?.resume()
+        continuation.withLockedValue { $0.take() }?.resume()
     }
 }
 
 /// At most one event per interval; counts the ones it turned away in between.
 final class RateLimit: Sendable {
     private let interval: Duration
-    private let state = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
+    private let state = NIOLockedValueBox<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
 
     init(interval: Duration) { self.interval = interval }
 
     /// Nil when the event should be suppressed; otherwise how many were suppressed before it.
     func permit(now: ContinuousClock.Instant = .now) -> Int? {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let last = state.last, now - last < interval {
                 state.suppressed += 1
                 return nil
