@@ -6,7 +6,6 @@
 
 import Logging
 import NIOCore
-import NIOExtras
 
 final class TCPUppercaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
