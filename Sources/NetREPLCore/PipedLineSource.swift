@@ -40,6 +40,10 @@ public final class PipedLineSource: LineSource {
                 return .line(line)
             }
             if let sig = Signals.take() { return .terminated(signal: sig) }
+            // A signal interrupts only the thread it is delivered to, which under the async main
+            // need not be this one: wait in bounded slices, looking at the signals between them,
+            // and read only what is there.
+            guard !Poller.wait([PollInterest(descriptor: input.rawValue)], until: nil).isEmpty else { continue }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             do {
                 // Interrupted: the signal is looked at before reading again.

@@ -300,6 +300,22 @@ enum TransportCase: String, CaseIterable, Sendable {
         #expect(c.stderr.contains("--- udp statistics ---\n1 sent, 0 received"))
     }
 
+    /// Waiting for a piped line (standard input left open, nothing waiting for a reply): a
+    /// signal ends the session, whichever of the process's threads the kernel gave it to.
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
+    func aSignalWhileWaitingForPipedInputEndsTheSession(signal: Int32) throws {
+        let server = try ServerUnderTest()
+        defer { _ = server.stop() }
+        let c = try Child(Built.client, ["127.0.0.1", String(server.port)], environment: clientEnvironment())
+        c.write("one\n")
+        #expect(c.waitFor { $0.stdout.contains("ONE") })
+        c.signal(signal)
+        let status = c.waitForExit()
+        if status == nil { c.signal(SIGKILL) }
+        #expect(status != nil)
+        #expect(c.stderr.contains("--- udp statistics ---\n1 sent, 1 received"))
+    }
+
     @Test func historyIsWrittenPrivatelyAndRecallWorksAcrossSessions() throws {
         let server = try ServerUnderTest()
         defer { _ = server.stop() }
