@@ -14,12 +14,13 @@
 #   TCP (loadgen); the one-request-per-connection rate (loadgen -m once); netrepl bench's
 #   requests/s beside loadgen's against the same servers, in ROUNDS alternating rounds; the
 #   yardstick: pingpong's p50, timed in user space and with kernel stamps as netrepl times it,
-#   and netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server.
+#   and netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server, taking
+#   turns in ROUNDS alternating rounds.
 #
 # Usage: Benchmarks/compare.sh            about 3 minutes plus the release build
 #        QUICK=1 Benchmarks/compare.sh    smoke run: short runs, 1 and 8 clients, docs untouched
-#   environment: DURATION (s per run, 3; QUICK 0.5), WARMUP (1; QUICK 0.3), PINGS (1000; QUICK 100),
-#                INTERVAL_US (2000), ROUNDS (generator rounds, 5; QUICK 2), OUT (results directory, Benchmarks/results), NETREPL,
+#   environment: DURATION (s per run, 3; QUICK 0.5), WARMUP (1; QUICK 0.3), PINGS (per yardstick round, 1000; QUICK 100),
+#                INTERVAL_US (2000), ROUNDS (generator and yardstick rounds, 5; QUICK 2), OUT (results directory, Benchmarks/results), NETREPL,
 #                SWIFT_SERVER (binaries to use instead of building), DOCS=0 (do not rewrite the docs)
 . "$(dirname "$0")/lib.sh"
 need_two_cpus
@@ -56,14 +57,14 @@ mkdir -p "$OUT"
 LOADS="$OUT/loads.csv"; GENERATORS="$OUT/generators.csv"; YARDSTICK="$OUT/yardstick.csv"
 echo "server,mode,clients,rps,p50_us,p99_us,cpu_us_per_request,server_cpu_percent,others_percent,lost,wrong" >"$LOADS"
 echo "server,mode,round,generator,clients,rps,p50_us,p99_us,lost,wrong,cpu_us_per_request,server_cpu_percent,others_percent" >"$GENERATORS"
-echo "mode,client,clock,count,ok,kernel_stamped,p50_us,p99_us,min_us,server_cpu_percent,others_percent" >"$YARDSTICK"
+echo "mode,round,client,clock,count,ok,kernel_stamped,p50_us,p99_us,min_us,server_cpu_percent,others_percent" >"$YARDSTICK"
 {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     machine_facts
     echo "load:    $(load_avg) (load average at the start)"
     echo "command: $COMMAND"
     echo "runs:    ${DURATION} s measured after ${WARMUP} s warm-up, 32-byte lines; servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
-    echo "         generators: $ROUNDS alternating rounds; yardstick: $PINGS lines, one every $INTERVAL_US µs"
+    echo "         generators and yardstick: $ROUNDS alternating rounds; yardstick: $PINGS lines a round, one every $INTERVAL_US µs"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt"
 
@@ -166,13 +167,29 @@ generators() {
 
 # yardstick MODE: pingpong (user-space and kernel-stamped times of the same exchanges), then
 # netrepl with the same count of lines piped at the same pace, against the running netrepl-server.
+# One round of the yardstick: pingpong and netrepl, one after the other, against the same server.
+# Odd rounds run pingpong first, even rounds netrepl first, so that a change in the machine's load
+# during the run falls on both alike; the report takes the median over rounds.
 yardstick() {
-    local mode="$1" line flag=""
+    local mode="$1" round="$2"
+    if [ $((round % 2)) = 1 ]; then
+        yard_pingpong "$mode" "$round"; yard_netrepl "$mode" "$round"
+    else
+        yard_netrepl "$mode" "$round"; yard_pingpong "$mode" "$round"
+    fi
+}
+
+yard_pingpong() {
+    local mode="$1" round="$2" line
     measure "$LOGS/pingpong.out" taskset -c "$LOAD_CPU" "$BIN/pingpong" -p "$SERVER_PORT" -m "$mode" -n "$PINGS" -i "$INTERVAL_US"
     line="$(grep '^RESULT' "$LOGS/pingpong.out" || true)"
     # The clients take little CPU at this pace; "others" includes them.
-    echo "$mode,pingpong,user,$PINGS,$(field ok "$line"),,$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
-    echo "$mode,pingpong,kernel,$PINGS,$(field ok "$line"),$(field kernel_ok "$line"),$(field kernel_p50_us "$line"),$(field kernel_p99_us "$line"),$(field kernel_min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
+    echo "$mode,$round,pingpong,user,$PINGS,$(field ok "$line"),,$(field p50_us "$line"),$(field p99_us "$line"),$(field min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
+    echo "$mode,$round,pingpong,kernel,$PINGS,$(field ok "$line"),$(field kernel_ok "$line"),$(field kernel_p50_us "$line"),$(field kernel_p99_us "$line"),$(field kernel_min_us "$line"),$(shares)" | tee -a "$YARDSTICK"
+}
+
+yard_netrepl() {
+    local mode="$1" round="$2" flag=""
     [ "$mode" = tcp ] && flag=--tcp
     # The pacer writes one 31-character line (32 bytes with the newline, as pingpong's) per interval.
     measure "$LOGS/netrepl.json" bash -c 'taskset -c "$1" python3 -c "
@@ -190,9 +207,9 @@ rows = [r for r in rows if "rtt_us" in r][20:]   # the first 20 warm up, as in p
 ok = sorted(r["rtt_us"] for r in rows if r["rtt_us"] is not None)
 kernel = sum(1 for r in rows if r["rtt_us"] is not None and r.get("rtt_clock") == "kernel")
 pick = lambda p: ok[int((len(ok) - 1) * p)] if ok else ""
-print("%s,netrepl,%s,%d,%d,%d,%s,%s,%s,%s" % (sys.argv[2], "kernel" if ok and kernel == len(ok) else "mixed", len(rows), len(ok), kernel,
-      pick(0.5), pick(0.99), ok[0] if ok else "", sys.argv[3]))
-' "$LOGS/netrepl.json" "$mode" "$(shares)" | tee -a "$YARDSTICK"
+print("%s,%s,netrepl,%s,%d,%d,%d,%s,%s,%s,%s" % (sys.argv[2], sys.argv[3], "kernel" if ok and kernel == len(ok) else "mixed", len(rows), len(ok), kernel,
+      pick(0.5), pick(0.99), ok[0] if ok else "", sys.argv[4]))
+' "$LOGS/netrepl.json" "$mode" "$round" "$(shares)" | tee -a "$YARDSTICK"
 }
 
 echo "== closed-loop load: server,mode,clients,req/s,p50 us,p99 us,CPU us/request,server CPU %,others %,lost,wrong"
@@ -208,7 +225,9 @@ for name in textbook-udp asyncio c-epoll netrepl-server; do
         for mode in udp tcp; do generators "$name" "$mode"; done
     fi
     if [ "$name" = netrepl-server ]; then
-        for mode in udp tcp; do yardstick "$mode"; done
+        for mode in udp tcp; do
+            for round in $(seq 1 "$ROUNDS"); do yardstick "$mode" "$round"; done
+        done
     fi
     stop_server
 done

@@ -125,8 +125,8 @@ if others:
         w("mostly scheduling delay. Rows measured back to back (one server's rows; the two generators; the")
         w("yardstick pair) are the most comparable. Rerun on an idle machine for capacity figures.")
     if mid_busy < 80:
-        w("The server's core was mostly idle, so the servers were not the bottleneck: requests/s followed the CPU")
-        w("the load generator got. `CPU µs/rq` is the column that compares what the servers cost.")
+        w("In most runs the server's core had time to spare, so requests/s followed the CPU the load generator")
+        w("got rather than the server's limit. `CPU µs/rq` is the column that compares what the servers cost.")
     w("")
 w("## Requests/s and latency, closed loop")
 w("")
@@ -217,22 +217,38 @@ w("  send's last byte is when the line left (`timestamping.rst` §1.4).")
 w("")
 w("In the same run, against the same netrepl-server, netrepl gets the same number of lines piped at the")
 w("same pace (`--json`, its `rtt_us`; `rtt_clock` says which clock each came from). The first 20 exchanges")
-w("of each warm up and are not counted. Goal: netrepl's p50 within 10 µs of pingpong's kernel-stamped p50,")
-w("the figure taken the same way; the user-space figures stand beside them.")
+w("of each warm up and are not counted. The two take turns over several rounds (pingpong first in odd")
+w("rounds, netrepl first in even ones), so that a change in the machine's load falls on both alike. A")
+w("round's difference is netrepl's p50 less pingpong's kernel-stamped p50 in that round; the table gives")
+w("the median difference and its spread over the rounds, the other columns medians over the rounds. Goal:")
+w("netrepl's p50 within 10 µs of pingpong's kernel-stamped p50, the figure taken the same way; the")
+w("user-space figures stand beside them.")
 w("")
-w("| mode | pingpong p50 µs, user space | pingpong p50 µs, kernel | netrepl p50 µs | netrepl − pingpong kernel µs | within 10 µs | pingpong p99 µs, user / kernel | netrepl p99 µs | kernel-stamped (pingpong / netrepl) | server CPU | others |")
-w("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+w("| mode | rounds | pingpong p50 µs, user space | pingpong p50 µs, kernel | netrepl p50 µs | netrepl − pingpong kernel µs, median | spread | within 10 µs | pingpong p99 µs, user / kernel | netrepl p99 µs | kernel-stamped (pingpong / netrepl) | server CPU | others |")
+w("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 for mode in ["udp", "tcp"]:
-    pick = lambda client, clock=None: next((r for r in yardstick if r["mode"] == mode and r["client"] == client and (clock is None or r["clock"] == clock)), None)
-    user, kernel, nr = pick("pingpong", "user"), pick("pingpong", "kernel"), pick("netrepl")
-    if not user or not kernel or not nr:
+    mine = [r for r in yardstick if r["mode"] == mode]
+    rounds = sorted({r["round"] for r in mine}, key=lambda k: int(k))
+    pick = lambda rnd, client, clock=None: next((r for r in mine if r["round"] == rnd and r["client"] == client and (clock is None or r["clock"] == clock)), None)
+    users, kernels, nrs, diffs = [], [], [], []
+    for rnd in rounds:
+        user, kernel, nr = pick(rnd, "pingpong", "user"), pick(rnd, "pingpong", "kernel"), pick(rnd, "netrepl")
+        if not user or not kernel or not nr:
+            continue
+        users.append(user); kernels.append(kernel); nrs.append(nr)
+        a, b = num(kernel["p50_us"]), num(nr["p50_us"])
+        if a is not None and b is not None:
+            diffs.append(b - a)
+    if not diffs:
         continue
-    a, b = num(kernel["p50_us"]), num(nr["p50_us"])
-    diff = b - a if a is not None and b is not None else None
-    w(f"| {mode} | {fmt(user['p50_us'], 1)} | {fmt(a, 1)} | {fmt(b, 1)} | {'–' if diff is None else f'{diff:+.1f}'} "
-      f"| {'–' if diff is None else ('yes' if abs(diff) <= 10 else 'no')} | {fmt(user['p99_us'], 1)} / {fmt(kernel['p99_us'], 1)} | {fmt(nr['p99_us'], 1)} "
-      f"| {kernel['kernel_stamped']}/{kernel['count']} / {nr['kernel_stamped']}/{nr['count']} "
-      f"| {kernel['server_cpu_percent']}% / {nr['server_cpu_percent']}% | {kernel['others_percent']}% / {nr['others_percent']}% |")
+    med = lambda rs, key: median(num(r[key]) for r in rs)
+    total = lambda rs, key: sum(int(r[key] or 0) for r in rs)
+    diff = median(diffs)
+    w(f"| {mode} | {len(diffs)} | {fmt(med(users, 'p50_us'), 1)} | {fmt(med(kernels, 'p50_us'), 1)} | {fmt(med(nrs, 'p50_us'), 1)} "
+      f"| {diff:+.1f} | {min(diffs):+.1f} to {max(diffs):+.1f} | {'yes' if abs(diff) <= 10 else 'no'} "
+      f"| {fmt(med(users, 'p99_us'), 1)} / {fmt(med(kernels, 'p99_us'), 1)} | {fmt(med(nrs, 'p99_us'), 1)} "
+      f"| {total(kernels, 'kernel_stamped')}/{total(kernels, 'count')} / {total(nrs, 'kernel_stamped')}/{total(nrs, 'count')} "
+      f"| {fmt(med(kernels, 'server_cpu_percent'))}% / {fmt(med(nrs, 'server_cpu_percent'))}% | {fmt(med(kernels, 'others_percent'))}% / {fmt(med(nrs, 'others_percent'))}% |")
 w("")
 w("`server CPU` and `others` are given for pingpong's run / netrepl's; `others` there includes the client")
 w("itself, which takes little at this pace.")
