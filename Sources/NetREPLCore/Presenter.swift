@@ -18,6 +18,9 @@ final class Presenter {
     /// Events are shown the moment they happen (a live prompt), not before the next line's
     /// outcome: a late reply then needs no "not the reply to this line".
     var live = false
+    /// The session is ending (Ctrl-D or :quit) and only waits for lines still out: nothing that
+    /// comes after a cancellation will be shown.
+    var leaving = false
 
     init(style: OutputStyle, out: OutputSink, err: OutputSink) {
         self.style = style
@@ -92,7 +95,9 @@ final class Presenter {
                 "malformed reply to \"\(excerpt(exchange.line.text))\" after \(counted(received.count, "byte")): \(describe(problem)); "
                     + (style.interactive ? ":frame names another rule" : "--frame names another rule"))
         case .cancelled(let signal) where signal == SIGINT && style.interactive:
-            error("cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply; a reply that comes later is shown as late")
+            error(
+                "cancelled \"\(excerpt(exchange.line.text))\" while waiting for its reply"
+                    + (leaving ? "" : "; a reply that comes later is shown as late"))
         case .cancelled(let signal):
             error("interrupted by \(signalName(signal)) while waiting for the reply to \"\(excerpt(exchange.line.text))\"")
         case .failed(let failure):

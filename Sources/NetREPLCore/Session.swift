@@ -258,6 +258,7 @@ public final class Session: CommandContext {
     /// waiting), so that the summary counts what came.
     private func awaitTheRest() {
         let count = waiting
+        presenter.leaving = true
         presenter.meta(
             "waiting for \(count) \(count == 1 ? "line" : "lines") sent and not yet answered, at most until \(count == 1 ? "its" : "their") timeout; Ctrl-C stops waiting"
         )

@@ -249,6 +249,8 @@ private func peakResidentKiB(_ pid: pid_t) -> Int? {
         let raw = String(decoding: client.rawOutput, as: UTF8.self)
         #expect(raw.contains("cancelled \"hang\""))
         #expect(!raw.contains("^Cnetrepl"))
+        // Leaving: no later reply will be shown, so none is promised.
+        #expect(!raw.contains("shown as late"))
     }
 
     /// Stopped (as Ctrl-Z and a shell would) before its reply came and continued after its
