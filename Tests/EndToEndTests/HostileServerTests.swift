@@ -206,12 +206,25 @@ private func peakResidentKiB(_ pid: pid_t) -> Int? {
         #expect(raw.contains("line\\x1b[31mred"))
     }
 
-    @Test func ctrlCWhileWaitingCancelsThatLineAndASecondLeaves() throws {
+    /// netrepl in a pty, waiting a minute for replies, against a peer that never answers `hang`
+    /// and uppercases anything else; the scratch directory lives as long as the client is used.
+    private struct HangingPeerSession {
         let peer = UDPPeer(respond: { datagram in datagram == Array("hang".utf8) ? [] : [.init(upper(datagram))] })
-        defer { peer.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(peer.port)> "
-        let client = try scratch.client(["--timeout", "60s", "127.0.0.1", String(peer.port)], prompt: prompt)
+        let scratch: InteractiveScratch
+        let prompt: String
+        let client: PTYProcess
+
+        init() throws {
+            scratch = try InteractiveScratch()
+            prompt = "udp 127.0.0.1:\(peer.port)> "
+            client = try scratch.client(["--timeout", "60s", "127.0.0.1", String(peer.port)], prompt: prompt)
+        }
+    }
+
+    @Test func ctrlCWhileWaitingCancelsThatLineAndASecondLeaves() throws {
+        let session = try HangingPeerSession()
+        defer { session.peer.stop() }
+        let (client, prompt) = (session.client, session.prompt)
         client.send("hang" + Key.enter)
         try client.expect("hang")
         usleep(300_000)
@@ -232,11 +245,9 @@ private func peakResidentKiB(_ pid: pid_t) -> Int? {
     /// After Ctrl-D the terminal is back in its normal mode and echoes `^C` itself: what follows
     /// starts on a line of its own.
     @Test func ctrlCWhileWaitingAfterCtrlDStartsAFreshLine() throws {
-        let peer = UDPPeer(respond: { _ in [] })
-        defer { peer.stop() }
-        let scratch = try InteractiveScratch()
-        let prompt = "udp 127.0.0.1:\(peer.port)> "
-        let client = try scratch.client(["--timeout", "60s", "127.0.0.1", String(peer.port)], prompt: prompt)
+        let session = try HangingPeerSession()
+        defer { session.peer.stop() }
+        let (client, prompt) = (session.client, session.prompt)
         client.send("hang" + Key.enter)
         try client.expect("hang")
         try client.expect(prompt)
