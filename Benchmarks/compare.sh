@@ -17,7 +17,7 @@
 #   and netrepl's (lines piped one every INTERVAL_US) against the same netrepl-server, taking
 #   turns in ROUNDS alternating rounds.
 #
-# Usage: Benchmarks/compare.sh            about 3 minutes plus the release build
+# Usage: Benchmarks/compare.sh            about 5 minutes plus the release build
 #        QUICK=1 Benchmarks/compare.sh    smoke run: short runs, 1 and 8 clients, docs untouched
 #   environment: DURATION (s per run, 3; QUICK 0.5), WARMUP (1; QUICK 0.3), PINGS (per yardstick round, 1000; QUICK 100),
 #                INTERVAL_US (2000), ROUNDS (generator and yardstick rounds, 5; QUICK 2), OUT (results directory, Benchmarks/results), NETREPL,
