@@ -64,9 +64,9 @@ final class OpenConnections: Sendable {
     /// Whether any connection is still open.
     var isEmpty: Bool { state.withLockedValue { $0.open.isEmpty } }
 
-    /// Closes the connections still open and returns once they are closed, so that the event
-    /// loops' shutdown finds nothing left to close.
-    func closeAll() async {
+    /// Closes the connections still open and returns, once they are closed, how many there were,
+    /// so that the event loops' shutdown finds nothing left to close.
+    func closeAll() async -> Int {
         let open = state.withLockedValue { Array($0.open.values) }
         for channel in open {
             channel.close(promise: nil)
@@ -74,5 +74,6 @@ final class OpenConnections: Sendable {
         for channel in open {
             try? await channel.closeFuture.get()
         }
+        return open.count
     }
 }

@@ -184,13 +184,12 @@ public final class UppercaseServer: Service, Sendable {
                 }
             }
         }
-        if !connections.isEmpty {
-            // Still open: their reply was not all written, or the client has not closed after our
-            // end-of-stream. Count them as cut, and close them now, while the loops run.
-            let open = statistics.activeConnections.load(ordering: .relaxed)
-            statistics.connectionsCut.add(open, ordering: .relaxed)
-            logger.notice("grace period over: cutting the remaining connections", metadata: ["cut": "\(open)"])
-            await connections.closeAll()
+        // Still open: their reply was not all written, or the client has not closed after our
+        // end-of-stream. Close them now, while the loops run, and count them as cut.
+        let cut = await connections.closeAll()
+        if cut > 0 {
+            statistics.connectionsCut.add(cut, ordering: .relaxed)
+            logger.notice("grace period over: cut the remaining connections", metadata: ["cut": "\(cut)"])
         }
         for channel in listening.udp {
             try? await channel.close()
